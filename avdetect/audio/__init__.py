@@ -1,0 +1,1 @@
+"""Audio features: log-mel, speech-band envelope, speech activity."""

@@ -1,0 +1,64 @@
+"""Pure functions of a 16 kHz mono waveform. Shapes: N samples -> T frames."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import torch
+import torchaudio
+
+from ..constants import (AUDIO_SAMPLES_PER_FRAME, MEL_FRAMES_PER_VIDEO_FRAME, MEL_HOP, MEL_WIN,
+                         N_FFT, N_MELS, SAMPLE_RATE, SPEECH_BAND_HZ)
+
+LOG_FLOOR = 1e-6
+
+
+@functools.lru_cache(maxsize=4)
+def _mel_transform(device: str) -> torchaudio.transforms.MelSpectrogram:
+    return torchaudio.transforms.MelSpectrogram(
+        sample_rate=SAMPLE_RATE, n_fft=N_FFT, win_length=MEL_WIN, hop_length=MEL_HOP,
+        n_mels=N_MELS, f_min=20.0, f_max=SAMPLE_RATE / 2, power=2.0, center=True,
+    ).to(device)
+
+
+def _as_tensor(samples: np.ndarray | torch.Tensor) -> torch.Tensor:
+    x = torch.as_tensor(samples, dtype=torch.float32)
+    assert x.ndim == 1, f"expected (N,) mono samples, got {tuple(x.shape)}"
+    return x
+
+
+def log_mel(samples: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """(N,) waveform -> (T, N_MELS) log-mel at 100 frames/s, T = N // 160 + 1."""
+    x = _as_tensor(samples)
+    mel = _mel_transform(str(x.device))(x)  # (N_MELS, T)
+    out = torch.log(mel + LOG_FLOOR).T.contiguous()
+    assert out.shape == (x.shape[0] // MEL_HOP + 1, N_MELS), out.shape
+    return out
+
+
+def n_video_frames(n_samples: int) -> int:
+    """Number of 40 ms timeline frames that cover n_samples."""
+    return int(math.ceil(n_samples / AUDIO_SAMPLES_PER_FRAME))
+
+
+def speech_envelope(samples: np.ndarray | torch.Tensor) -> np.ndarray:
+    """(N,) waveform -> (T25,) log energy in the 300-3000 Hz speech band per 40 ms frame.
+
+    Frame k covers samples [k*640, (k+1)*640): the same instants as video frame k.
+    """
+    x = _as_tensor(samples)
+    t25 = n_video_frames(x.shape[0])
+    if t25 == 0:
+        return np.zeros(0, np.float32)
+    pad = t25 * AUDIO_SAMPLES_PER_FRAME - x.shape[0]
+    x = torch.nn.functional.pad(x, (0, pad))
+    window = torch.hann_window(MEL_WIN)
+    spec = torch.stft(x, N_FFT, hop_length=MEL_HOP, win_length=MEL_WIN, window=window,
+                      center=True, return_complex=True).abs().pow(2)  # (F, T100+1)
+    freqs = torch.fft.rfftfreq(N_FFT, 1.0 / SAMPLE_RATE)
+    band = (freqs >= SPEECH_BAND_HZ[0]) & (freqs <= SPEECH_BAND_HZ[1])
+    energy = spec[band].sum(0)[: t25 * MEL_FRAMES_PER_VIDEO_FRAME]  # centred 10 ms frames
+    energy = energy.reshape(t25, MEL_FRAMES_PER_VIDEO_FRAME).mean(1)
+    return torch.log(energy + LOG_FLOOR).numpy().astype(np.float32)

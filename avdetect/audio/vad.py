@@ -1,0 +1,85 @@
+"""Speech activity on the 25 fps timeline: silero-vad (default), webrtcvad, or energy."""
+
+from __future__ import annotations
+
+import enum
+import functools
+
+import numpy as np
+import torch
+
+from ..constants import AUDIO_SAMPLES_PER_FRAME, SAMPLE_RATE
+from .features import n_video_frames
+
+SILERO_CHUNK = 512  # samples: silero-vad's fixed 32 ms window at 16 kHz
+SILERO_THRESHOLD = 0.5
+WEBRTC_FRAME = SAMPLE_RATE * 20 // 1000  # 320 samples = 20 ms
+WEBRTC_AGGRESSIVENESS = 2
+ENERGY_MARGIN_DB = 15.0  # energy VAD: frames within this of the loud end are speech
+
+
+class VadBackend(str, enum.Enum):
+    silero = "silero"
+    webrtc = "webrtc"
+    energy = "energy"
+
+
+@functools.lru_cache(maxsize=1)
+def _silero():
+    from silero_vad import load_silero_vad  # the model ships inside the wheel
+
+    return load_silero_vad(onnx=False)
+
+
+def _to_frames(per_sample: np.ndarray, n_samples: int) -> np.ndarray:
+    """(N,) 0/1 per sample -> (T25,) bool: a frame is speech when half of it is."""
+    t25 = n_video_frames(n_samples)
+    padded = np.zeros(t25 * AUDIO_SAMPLES_PER_FRAME, np.float32)
+    padded[:n_samples] = per_sample[:n_samples]
+    return padded.reshape(t25, AUDIO_SAMPLES_PER_FRAME).mean(1) >= 0.5
+
+
+def _silero_probs(samples: np.ndarray) -> np.ndarray:
+    model = _silero()
+    model.reset_states()
+    x = torch.from_numpy(samples)
+    with torch.no_grad():
+        probs = model.audio_forward(x, SAMPLE_RATE)[0].numpy()  # one per 512-sample chunk
+    model.reset_states()
+    return np.repeat(probs, SILERO_CHUNK)
+
+
+def _webrtc(samples: np.ndarray) -> np.ndarray:
+    import webrtcvad
+
+    vad = webrtcvad.Vad(WEBRTC_AGGRESSIVENESS)
+    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
+    n = len(pcm) // WEBRTC_FRAME
+    out = np.zeros(len(pcm), np.float32)
+    for i in range(n):
+        chunk = pcm[i * WEBRTC_FRAME:(i + 1) * WEBRTC_FRAME]
+        out[i * WEBRTC_FRAME:(i + 1) * WEBRTC_FRAME] = vad.is_speech(chunk.tobytes(), SAMPLE_RATE)
+    return out
+
+
+def _energy(samples: np.ndarray) -> np.ndarray:
+    t25 = n_video_frames(len(samples))
+    padded = np.zeros(t25 * AUDIO_SAMPLES_PER_FRAME, np.float32)
+    padded[: len(samples)] = samples
+    db = 10 * np.log10(np.mean(padded.reshape(t25, -1) ** 2, 1) + 1e-10)
+    speech = (db > np.percentile(db, 95) - ENERGY_MARGIN_DB) & (db > -55.0)
+    return np.repeat(speech.astype(np.float32), AUDIO_SAMPLES_PER_FRAME)
+
+
+def speech_activity(samples: np.ndarray, backend: VadBackend = VadBackend.silero) -> np.ndarray:
+    """(N,) float32 16 kHz -> (T25,) bool, True where someone speaks in that 40 ms frame."""
+    assert samples.ndim == 1 and samples.dtype == np.float32, samples.shape
+    if len(samples) == 0:
+        return np.zeros(0, bool)
+    if backend == VadBackend.silero:
+        per_sample = (_silero_probs(samples) >= SILERO_THRESHOLD).astype(np.float32)
+    elif backend == VadBackend.webrtc:
+        per_sample = _webrtc(samples)
+    else:
+        per_sample = _energy(samples)
+    return _to_frames(per_sample, len(samples))

@@ -1,0 +1,23 @@
+"""Units of the analysis timeline. Every derived value is computed, never retyped."""
+
+SAMPLE_RATE = 16_000  # Hz: all audio is resampled to 16 kHz mono float32
+VIDEO_FPS = 25  # frames/s: the analysis timeline every video is placed on
+AUDIO_SAMPLES_PER_FRAME = SAMPLE_RATE // VIDEO_FPS  # 640 samples = one 40 ms video frame
+FRAME_MS = 1000 // VIDEO_FPS  # 40 ms
+
+MEL_HOP = 160  # samples: 10 ms hop -> 100 feature frames/s
+MEL_WIN = 400  # samples: 25 ms analysis window
+N_FFT = 512
+N_MELS = 80
+MEL_FPS = SAMPLE_RATE // MEL_HOP  # 100 feature frames/s
+MEL_FRAMES_PER_VIDEO_FRAME = MEL_FPS // VIDEO_FPS  # 4
+
+SPEECH_BAND_HZ = (300.0, 3_000.0)  # band of the speech envelope used by the lip-sync check
+
+# Training-free lip-sync check
+SYNC_WINDOW_FRAMES = 2 * VIDEO_FPS  # 50 frames = 2 s
+SYNC_HOP_S = 0.5  # window hop in seconds (window k starts at round(k * 12.5) frames)
+SYNC_MAX_LAG_FRAMES = 15  # +-15 frames = +-600 ms searched
+SYNC_MIN_SPEECH_FRACTION = 0.3  # a window needs this much speech to be judged
+
+VAD_FRAME_MS = 32  # silero-vad needs 512-sample chunks at 16 kHz

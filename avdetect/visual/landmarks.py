@@ -1,0 +1,204 @@
+"""Lip landmarks from MediaPipe FaceMesh (tracking mode), normalised per face.
+
+Coordinates are normalised for face position, size and roll: origin at the midpoint of the
+outer eye corners, unit = inter-ocular distance, x along the eye line. Frames without a face
+keep their slot on the timeline with mask False.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+# MediaPipe FaceMesh indices (468-point topology)
+LIPS_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
+LIPS_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
+LIP_POINTS = LIPS_OUTER + LIPS_INNER
+N_LIP_POINTS = len(LIP_POINTS)  # 40
+EYE_OUTER = (33, 263)  # right eye outer corner, left eye outer corner (image left to right)
+INNER_GAP_PAIRS = ((82, 87), (13, 14), (312, 317))  # upper / lower inner lip, left to right
+
+FACE_DETECT_EVERY = 25  # frames: look for newly appeared faces once per second
+MAX_FACES = 4
+TRACK_MATCH_DIST = 1.0  # inter-ocular distances: a face this close to a track continues it
+
+
+@dataclass
+class MouthTrack:
+    """One face's mouth on the timeline.
+
+    landmarks: (T, 40, 2) float32 normalised (outer 20 then inner 20), NaN where masked
+    mask:      (T,) bool, True where this face was found
+    opening:   (T,) float32 inner-lip gap / inter-ocular distance, 0 where masked
+    """
+
+    landmarks: np.ndarray
+    mask: np.ndarray
+    opening: np.ndarray
+    face_px: float  # median inter-ocular distance in pixels (face size)
+    track_id: int = 0
+    n_tracks: int = 1
+
+    def __post_init__(self) -> None:
+        t = self.mask.shape[0]
+        assert self.landmarks.shape == (t, N_LIP_POINTS, 2), self.landmarks.shape
+        assert self.opening.shape == (t,)
+
+    @property
+    def coverage(self) -> float:
+        return float(self.mask.mean()) if len(self.mask) else 0.0
+
+
+def normalise_face(points: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    """(468, 2) pixel coords -> ((40, 2) normalised lips, inter-ocular px, (2,) eye centre px)."""
+    assert points.ndim == 2 and points.shape[1] == 2, points.shape
+    left, right = points[EYE_OUTER[0]], points[EYE_OUTER[1]]
+    centre = 0.5 * (left + right)
+    d = right - left
+    scale = float(np.hypot(*d)) or 1.0
+    c, s = d / scale  # cos, sin of the roll angle
+    rot = np.array([[c, s], [-s, c]], np.float32)  # rotates the eye line onto +x
+    lips = (points[list(LIP_POINTS)] - centre) @ rot.T / scale
+    return lips.astype(np.float32), scale, centre
+
+
+def mouth_opening(lips: np.ndarray) -> np.ndarray:
+    """(..., 40, 2) normalised lips -> (...,) mean vertical inner-lip gap."""
+    idx = {p: i for i, p in enumerate(LIP_POINTS)}
+    gaps = [lips[..., idx[lo], 1] - lips[..., idx[up], 1] for up, lo in INNER_GAP_PAIRS]
+    return np.mean(gaps, axis=0)
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """MediaPipe/TFLite print start-up chatter straight to fd 2; keep the CLI's stderr clean."""
+    try:
+        fd = os.dup(2)
+    except OSError:
+        yield
+        return
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(fd, 2)
+            os.close(fd)
+
+
+class FaceMeshTracker:
+    """MediaPipe FaceMesh in tracking mode; grows max faces when a detector sees more."""
+
+    def __init__(self) -> None:
+        import mediapipe as mp  # heavy import, only when faces are needed
+
+        self._mp = mp
+        self.max_faces = 1
+        with _quiet_stderr():
+            self._mesh = self._new_mesh(1)
+            self._detector = mp.solutions.face_detection.FaceDetection(
+                model_selection=1, min_detection_confidence=0.6)
+
+    def _new_mesh(self, n: int):
+        return self._mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=False, max_num_faces=n, refine_landmarks=False,
+            min_detection_confidence=0.5, min_tracking_confidence=0.5)
+
+    def __call__(self, index: int, rgb: np.ndarray) -> list[np.ndarray]:
+        """rgb (H, W, 3) uint8 -> list of (468, 2) pixel landmark arrays, one per face."""
+        assert rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.dtype == np.uint8, rgb.shape
+        if index % FACE_DETECT_EVERY == 0:
+            self._maybe_grow(rgb)
+        res = self._mesh.process(rgb)
+        if not res.multi_face_landmarks:
+            return []
+        h, w = rgb.shape[:2]
+        scale = np.array([w, h], np.float32)
+        return [np.array([(p.x, p.y) for p in face.landmark], np.float32) * scale
+                for face in res.multi_face_landmarks]
+
+    def _maybe_grow(self, rgb: np.ndarray) -> None:
+        det = self._detector.process(rgb)
+        n = min(MAX_FACES, len(det.detections or []))
+        if n > self.max_faces:
+            self._mesh.close()
+            self.max_faces = n
+            with _quiet_stderr():
+                self._mesh = self._new_mesh(n)
+
+    def close(self) -> None:
+        self._mesh.close()
+        self._detector.close()
+
+
+class _Track:
+    def __init__(self, n_frames: int) -> None:
+        self.lips = np.full((n_frames, N_LIP_POINTS, 2), np.nan, np.float32)
+        self.mask = np.zeros(n_frames, bool)
+        self.scales: list[float] = []
+        self.centre = np.zeros(2, np.float32)
+        self.last_scale = 1.0
+
+    def add(self, k: int, lips: np.ndarray, scale: float, centre: np.ndarray) -> None:
+        self.lips[k], self.mask[k] = lips, True
+        self.scales.append(scale)
+        self.centre, self.last_scale = centre, scale
+
+    def to_mouth(self, track_id: int, n_tracks: int) -> MouthTrack:
+        opening = np.where(self.mask, mouth_opening(np.nan_to_num(self.lips)), 0.0).astype(np.float32)
+        return MouthTrack(self.lips, self.mask, opening, float(np.median(self.scales)),
+                          track_id, n_tracks)
+
+
+def _assign(tracks: list[_Track], faces: list[tuple[np.ndarray, float, np.ndarray]],
+            k: int, n_frames: int) -> None:
+    """Greedy nearest-centre association of this frame's faces to existing tracks."""
+    used: set[int] = set()
+    for lips, scale, centre in sorted(faces, key=lambda f: -f[1]):
+        best, best_d = None, TRACK_MATCH_DIST
+        for i, tr in enumerate(tracks):
+            if i in used or tr.mask[k]:
+                continue
+            d = float(np.hypot(*(centre - tr.centre))) / max(tr.last_scale, 1.0)
+            if d < best_d:
+                best, best_d = i, d
+        if best is None:
+            tracks.append(_Track(n_frames))
+            best = len(tracks) - 1
+        used.add(best)
+        tracks[best].add(k, lips, scale, centre)
+
+
+def speaking_score(track: MouthTrack) -> float:
+    """Mouth motion energy x coverage: the face that talks moves its lips the most."""
+    if track.mask.sum() < 3:
+        return 0.0
+    both = track.mask[1:] & track.mask[:-1]
+    vel = np.abs(np.diff(track.opening))[both]
+    return float(vel.mean() if len(vel) else 0.0) * track.coverage
+
+
+def extract_mouth(frames: Iterable[tuple[int, np.ndarray]], n_frames: int,
+                  tracker: FaceMeshTracker | None = None) -> MouthTrack | None:
+    """Run FaceMesh over timeline frames; return the speaking face's track (None: no face)."""
+    own = tracker is None
+    tracker = tracker or FaceMeshTracker()
+    tracks: list[_Track] = []
+    try:
+        for k, rgb in frames:
+            if k >= n_frames:
+                break
+            faces = [normalise_face(p) for p in tracker(k, rgb)]
+            if faces:
+                _assign(tracks, faces, k, n_frames)
+    finally:
+        if own:
+            tracker.close()
+    if not tracks:
+        return None
+    mouths = [t.to_mouth(i, len(tracks)) for i, t in enumerate(tracks)]
+    return max(mouths, key=speaking_score)
