@@ -19,6 +19,10 @@ from ..constants import (FRAME_MS, SYNC_HOP_S, SYNC_MAX_LAG_FRAMES, SYNC_MIN_SPE
 LAGS = np.arange(-SYNC_MAX_LAG_FRAMES, SYNC_MAX_LAG_FRAMES + 1)  # (31,) frames
 MIN_FACE_COVERAGE = 0.8  # a window needs a tracked face in this share of its frames
 MIN_PAIRS = 20  # frames that must overlap at a lag for its correlation to count
+COARSE_SMOOTH_FRAMES = 3  # 120 ms box filter on lip motion and speech activity
+REFINE_HALF_WIDTH = 2  # lags each side used for the sub-frame peak fit
+ENVELOPE_RANGE = math.log(1e5)  # the envelope is floored 50 dB below its maximum
+COARSE_WEIGHT = 0.5  # weight of the coarse (motion <-> activity) curve
 
 
 @dataclass
@@ -73,17 +77,18 @@ def lag_curve(visual: np.ndarray, vmask: np.ndarray, audio: np.ndarray, amask: n
 
 
 def refine_peak(curve: np.ndarray) -> float:
-    """Lag (frames) of the curve's maximum with parabolic sub-frame refinement."""
+    """Lag (frames) of the curve's maximum, refined by a least-squares parabola over +-2 lags."""
     if not np.isfinite(curve).any():
         return float("nan")
     j = int(np.nanargmax(curve))
-    lag = float(LAGS[j])
-    if 0 < j < len(curve) - 1 and np.isfinite(curve[j - 1]) and np.isfinite(curve[j + 1]):
-        y0, y1, y2 = curve[j - 1], curve[j], curve[j + 1]
-        den = y0 - 2 * y1 + y2
-        if den < 0:
-            lag += float(np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5))
-    return lag
+    lo, hi = max(0, j - REFINE_HALF_WIDTH), min(len(curve), j + REFINE_HALF_WIDTH + 1)
+    x, y = LAGS[lo:hi].astype(np.float64), curve[lo:hi]
+    ok = np.isfinite(y)
+    if ok.sum() >= 3:
+        a, b, _ = np.polyfit(x[ok] - LAGS[j], y[ok], 2)
+        if a < 0:
+            return float(LAGS[j] + np.clip(-b / (2 * a), -1.0, 1.0))
+    return float(LAGS[j])
 
 
 def curve_confidence(curve: np.ndarray) -> float:
@@ -104,28 +109,71 @@ def window_starts(n_frames: int) -> list[int]:
     return starts
 
 
-def correlate(opening: np.ndarray, face_mask: np.ndarray, envelope: np.ndarray,
-              speech: np.ndarray) -> list[SyncWindow]:
-    """opening, face_mask: (Tv,); envelope, speech: (Ta,). Returns one SyncWindow per window."""
-    assert opening.shape == face_mask.shape and envelope.shape == speech.shape
-    n = min(len(opening), len(envelope))
-    vm = face_mask.copy()
+@dataclass
+class SyncSignals:
+    """Per-frame signals on the timeline, z-scored. Visual (Tv,), audio (Ta,).
+
+    fine pairs: lip height <-> speech envelope, and their velocities (sharp but periodic peaks);
+    coarse pair: smoothed lip motion energy <-> smoothed speech activity (broad, unambiguous).
+    """
+
+    height: np.ndarray
+    d_height: np.ndarray
+    motion: np.ndarray
+    vmask: np.ndarray
+    dmask: np.ndarray
+    envelope: np.ndarray
+    d_envelope: np.ndarray
+    activity: np.ndarray
+
+
+def make_signals(lips: np.ndarray, face_mask: np.ndarray, envelope: np.ndarray,
+                 speech: np.ndarray) -> SyncSignals:
+    """lips (Tv, 40, 2) normalised, face_mask (Tv,); envelope, speech (Ta,)."""
+    assert lips.ndim == 3 and lips.shape[0] == face_mask.shape[0], lips.shape
+    assert envelope.shape == speech.shape
+    from ..visual.landmarks import lip_height
+
+    vm = face_mask.astype(bool)
+    dm = vm.copy()
+    dm[0] = False
+    dm[1:] &= vm[:-1]
+    clean = np.nan_to_num(lips)
+    height = np.where(vm, lip_height(clean), 0.0)
+    d_height = np.r_[0.0, np.diff(height)] * dm
+    motion = np.r_[0.0, np.linalg.norm(np.diff(clean, axis=0), axis=2).sum(1)] * dm
     am = np.ones(len(envelope), bool)
-    v = _zscore(opening, vm)
-    a = _zscore(envelope, am)
-    dv = np.zeros_like(v)
-    dv[1:] = np.diff(v)
-    dvm = vm.copy()
-    dvm[1:] &= vm[:-1]
-    dvm[0] = False
-    da = np.zeros_like(a)
-    da[1:] = np.diff(a)
+    env = np.maximum(envelope.astype(np.float64), envelope.max() - ENVELOPE_RANGE)
+    env = _zscore(env, am)
+    return SyncSignals(
+        height=_zscore(height, vm), d_height=_zscore(d_height, dm),
+        motion=_zscore(_smooth(motion), dm), vmask=vm, dmask=dm,
+        envelope=env, d_envelope=_zscore(np.r_[0.0, np.diff(env)], am),
+        activity=_zscore(_smooth(speech.astype(np.float64)), am))
+
+
+def _smooth(x: np.ndarray, width: int = COARSE_SMOOTH_FRAMES) -> np.ndarray:
+    return np.convolve(x, np.ones(width) / width, mode="same")
+
+
+def window_curve(sig: SyncSignals, start: int, length: int) -> np.ndarray:
+    """(31,) combined correlation curve of one window."""
+    am = np.ones(len(sig.envelope), bool)
+    c1 = lag_curve(sig.height, sig.vmask, sig.envelope, am, start, length)
+    c2 = lag_curve(sig.d_height, sig.dmask, sig.d_envelope, am, start, length)
+    c3 = lag_curve(sig.motion, sig.dmask, sig.activity, am, start, length)
+    return 0.5 * (c1 + c2) + COARSE_WEIGHT * c3
+
+
+def correlate(lips: np.ndarray, face_mask: np.ndarray, envelope: np.ndarray,
+              speech: np.ndarray) -> list[SyncWindow]:
+    """lips (Tv, 40, 2), face_mask (Tv,); envelope, speech (Ta,) -> one SyncWindow per window."""
+    sig = make_signals(lips, face_mask, envelope, speech)
+    n = min(len(face_mask), len(envelope))
     windows = []
     for s in window_starts(n):
         length = min(SYNC_WINDOW_FRAMES, n - s)
-        c1 = lag_curve(v, vm, a, am, s, length)
-        c2 = lag_curve(dv, dvm, da, am, s, length)
-        curve = np.nanmean(np.stack([c1, c2]), 0) if np.isfinite(c1).any() else c1
+        curve = window_curve(sig, s, length)
         sp = float(speech[s:s + length].mean())
         cov = float(face_mask[s:s + length].mean())
         valid = sp >= SYNC_MIN_SPEECH_FRACTION and cov >= MIN_FACE_COVERAGE and np.isfinite(curve).any()
@@ -133,5 +181,25 @@ def correlate(opening: np.ndarray, face_mask: np.ndarray, envelope: np.ndarray,
     return windows
 
 
+def combine(windows: list[SyncWindow]) -> np.ndarray:
+    """Speech-weighted mean curve of the valid windows -> (31,) (all NaN when none)."""
+    valid = [w for w in windows if w.valid]
+    if not valid:
+        return np.full(len(LAGS), np.nan)
+    curves = np.stack([w.curve for w in valid])
+    weights = np.array([w.speech_fraction for w in valid])[:, None] * np.isfinite(curves)
+    total = weights.sum(0)
+    out = np.where(total > 0, np.nansum(np.nan_to_num(curves) * weights, 0) / np.maximum(total, 1e-9), np.nan)
+    return out
+
+
 def lag_to_ms(lag_frames: float) -> float:
     return lag_frames * FRAME_MS
+
+
+def clip_curve(lips: np.ndarray, face_mask: np.ndarray, envelope: np.ndarray,
+               speech: np.ndarray) -> np.ndarray:
+    """(31,) correlation curve over the whole clip (all frames with a face)."""
+    sig = make_signals(lips, face_mask, envelope, speech)
+    n = min(len(face_mask), len(envelope))
+    return window_curve(sig, 0, n)

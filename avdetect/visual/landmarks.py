@@ -14,6 +14,9 @@ from typing import Iterable
 
 import numpy as np
 
+os.environ.setdefault("GLOG_minloglevel", "3")  # silence MediaPipe's C++ logging (set before import)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
 # MediaPipe FaceMesh indices (468-point topology)
 LIPS_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
 LIPS_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
@@ -66,6 +69,12 @@ def normalise_face(points: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     return lips.astype(np.float32), scale, centre
 
 
+def lip_height(lips: np.ndarray) -> np.ndarray:
+    """(..., 40, 2) normalised lips -> (...,) outer-lip height (upper to lower lip midpoint)."""
+    idx = {p: i for i, p in enumerate(LIP_POINTS)}
+    return lips[..., idx[17], 1] - lips[..., idx[0], 1]
+
+
 def mouth_opening(lips: np.ndarray) -> np.ndarray:
     """(..., 40, 2) normalised lips -> (...,) mean vertical inner-lip gap."""
     idx = {p: i for i, p in enumerate(LIP_POINTS)}
@@ -98,10 +107,9 @@ class FaceMeshTracker:
 
         self._mp = mp
         self.max_faces = 1
-        with _quiet_stderr():
-            self._mesh = self._new_mesh(1)
-            self._detector = mp.solutions.face_detection.FaceDetection(
-                model_selection=1, min_detection_confidence=0.6)
+        self._mesh = self._new_mesh(1)
+        self._detector = mp.solutions.face_detection.FaceDetection(
+            model_selection=1, min_detection_confidence=0.6)
 
     def _new_mesh(self, n: int):
         return self._mp.solutions.face_mesh.FaceMesh(
@@ -127,8 +135,7 @@ class FaceMeshTracker:
         if n > self.max_faces:
             self._mesh.close()
             self.max_faces = n
-            with _quiet_stderr():
-                self._mesh = self._new_mesh(n)
+            self._mesh = self._new_mesh(n)
 
     def close(self) -> None:
         self._mesh.close()
@@ -186,18 +193,19 @@ def extract_mouth(frames: Iterable[tuple[int, np.ndarray]], n_frames: int,
                   tracker: FaceMeshTracker | None = None) -> MouthTrack | None:
     """Run FaceMesh over timeline frames; return the speaking face's track (None: no face)."""
     own = tracker is None
-    tracker = tracker or FaceMeshTracker()
     tracks: list[_Track] = []
-    try:
-        for k, rgb in frames:
-            if k >= n_frames:
-                break
-            faces = [normalise_face(p) for p in tracker(k, rgb)]
-            if faces:
-                _assign(tracks, faces, k, n_frames)
-    finally:
-        if own:
-            tracker.close()
+    with _quiet_stderr():  # MediaPipe logs from its own threads while it runs
+        tracker = tracker or FaceMeshTracker()
+        try:
+            for k, rgb in frames:
+                if k >= n_frames:
+                    break
+                faces = [normalise_face(p) for p in tracker(k, rgb)]
+                if faces:
+                    _assign(tracks, faces, k, n_frames)
+        finally:
+            if own:
+                tracker.close()
     if not tracks:
         return None
     mouths = [t.to_mouth(i, len(tracks)) for i, t in enumerate(tracks)]

@@ -1,0 +1,69 @@
+"""Library API: scan a file and get the report dict of DESIGN.md."""
+
+from __future__ import annotations
+
+import enum
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from . import io
+from .audio.vad import VadBackend
+from .checks.base import CheckResult
+from .checks.lip_sync import check_lip_sync
+from .features import ClipFeatures, extract
+from .report import build_report, error_report
+
+
+class Device(str, enum.Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+def resolve_device(device: Device | str) -> str:
+    """auto -> cuda when torch sees a GPU, else cpu. Asking for cuda without one is an error."""
+    import torch
+
+    device = Device(device)
+    if device == Device.auto:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == Device.cuda and not torch.cuda.is_available():
+        raise io.MediaError("--device cuda: no CUDA device is available")
+    return device.value
+
+
+@dataclass
+class ScanOptions:
+    device: str = "cpu"
+    vad: VadBackend = VadBackend.silero
+    max_duration_s: float | None = None
+
+
+def run_checks(feats: ClipFeatures, options: ScanOptions) -> dict[str, CheckResult]:
+    """All checks on extracted features; each says not_applicable when it cannot judge."""
+    m = feats.mouth
+    lip = check_lip_sync(
+        m.landmarks if m is not None else None, m.mask if m is not None else None,
+        feats.envelope, feats.speech, feats.info.has_video, feats.audio is not None)
+    if m is not None and lip.fields is not None and lip.status.value == "ok":
+        lip.fields["faces"] = m.n_tracks
+    return {
+        "lip_sync": lip,
+        "synthetic_speech": CheckResult.not_applicable("no synthetic-speech model installed yet"),
+        "speaker": CheckResult.not_applicable("no claimed identity (use --claimed NAME)"),
+    }
+
+
+def scan(path: str | os.PathLike, options: ScanOptions | None = None) -> dict[str, Any]:
+    """Scan one file. Never raises for bad media: returns an `error` report instead."""
+    options = options or ScanOptions()
+    name = os.fspath(path)
+    try:
+        feats = extract(name, vad=options.vad, max_duration_s=options.max_duration_s)
+        checks = run_checks(feats, options)
+        return build_report(name, feats.duration_s, checks, feats.warnings)
+    except io.MediaError as e:
+        return error_report(name, str(e))
+    except MemoryError:
+        return error_report(name, f"{name}: out of memory (try --max-duration)")
