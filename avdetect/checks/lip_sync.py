@@ -33,8 +33,8 @@ def score_curve(curve: np.ndarray) -> tuple[float, float, float]:
     offset_ms = sc.lag_to_ms(sc.refine_peak(curve))
     conf = sc.curve_confidence(curve)
     centre = len(curve) // 2
-    near = np.nanmax(curve[centre - NEAR_ZERO_LAGS:centre + NEAR_ZERO_LAGS + 1])
-    near = float(near) if np.isfinite(near) else 0.0
+    around = curve[centre - NEAR_ZERO_LAGS:centre + NEAR_ZERO_LAGS + 1]
+    near = float(np.nanmax(around)) if np.isfinite(around).any() else 0.0
     off = np.clip((abs(offset_ms) - OFFSET_TOLERANCE_MS) / (OFFSET_FULL_MS - OFFSET_TOLERANCE_MS), 0, 1)
     off *= np.clip(conf / CONFIDENCE_FULL, 0, 1)
     weak = np.clip((WEAK_GOOD - near) / WEAK_SPAN, 0, 1)
