@@ -15,7 +15,7 @@ SILERO_CHUNK = 512  # samples: silero-vad's fixed 32 ms window at 16 kHz
 SILERO_THRESHOLD = 0.5
 WEBRTC_FRAME = SAMPLE_RATE * 20 // 1000  # 320 samples = 20 ms
 WEBRTC_AGGRESSIVENESS = 2
-ENERGY_MARGIN_DB = 15.0  # energy VAD: frames within this of the loud end are speech
+ENERGY_MARGIN_DB = 20.0  # energy VAD: frames within this of the loud end are speech
 
 
 class VadBackend(str, enum.Enum):
@@ -26,9 +26,13 @@ class VadBackend(str, enum.Enum):
 
 @functools.lru_cache(maxsize=1)
 def _silero():
+    import warnings
+
     from silero_vad import load_silero_vad  # the model ships inside the wheel
 
-    return load_silero_vad(onnx=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return load_silero_vad(onnx=False)
 
 
 def _to_frames(per_sample: np.ndarray, n_samples: int) -> np.ndarray:

@@ -1,0 +1,56 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from avdetect.checks.base import CheckResult, Segment, Status
+from avdetect.fusion import fuse
+from avdetect.report import build_report
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "avdetect", *map(str, args)], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_scan_several_files_one_json_per_line(in_sync_mp4, tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("not a video")
+    p = _run("scan", in_sync_mp4, bad, tmp_path / "missing.wav", "--device", "cpu")
+    assert p.returncode == 1
+    lines = [json.loads(line) for line in p.stdout.splitlines()]
+    assert [r["verdict"] for r in lines] == ["authentic", "error", "error"]
+    for key in ("file", "duration_s", "avdetect_version", "verdict", "score", "reasons", "checks", "segments"):
+        assert key in lines[0]
+    assert set(lines[0]["checks"]) == {"lip_sync", "synthetic_speech", "speaker"}
+    err = p.stderr.strip().splitlines()
+    assert len(err) == 2 and all(e.startswith("error: ") for e in err) and "Traceback" not in p.stderr
+
+
+def test_text_format_and_out_file(in_sync_mp4, tmp_path):
+    out = tmp_path / "r.txt"
+    p = _run("scan", in_sync_mp4, "--format", "text", "--out", out)
+    assert p.returncode == 0, p.stderr
+    assert "AUTHENTIC" in out.read_text() and "lip_sync" in out.read_text()
+
+
+def test_bad_device_is_a_one_line_error(in_sync_mp4):
+    p = _run("scan", in_sync_mp4, "--device", "tpu")
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "Traceback" not in p.stderr
+
+
+def test_fusion_thresholds():
+    def ok(score):
+        return CheckResult(Status.ok, score, segments=[Segment(0, 2, score)], reasons=[f"r{score}"])
+    na = CheckResult.not_applicable("no speech")
+    assert fuse({"a": ok(80), "b": na})[0].value == "fake"
+    assert fuse({"a": ok(50)})[0].value == "suspicious"
+    assert fuse({"a": ok(10), "b": ok(20)})[:2] == (fuse({"a": ok(20)})[0], 20)
+    assert fuse({"a": na})[0].value == "not_applicable"
+    rep = build_report("x.mp4", 5.0, {"lip_sync": ok(75), "speaker": na})
+    assert rep["verdict"] == "fake" and rep["reasons"] == ["r75"]
+    assert [s["start_s"] for s in rep["segments"]] == [0.0, 2.0, 4.0]
+    assert rep["segments"][0]["lip_sync"] == 75 and rep["segments"][1]["lip_sync"] is None
+    with pytest.raises(AssertionError):
+        CheckResult(Status.ok, 140.0)

@@ -1,0 +1,86 @@
+"""End-to-end scans of generated talking faces: offsets in samples, in the container, other rates."""
+
+import numpy as np
+import pytest
+
+from avdetect import synth
+from avdetect.api import scan
+from avdetect.checks.lip_sync import check_lip_sync, describe_offset
+from avdetect.checks.sync_correlation import LAGS, refine_peak
+
+TOLERANCE_MS = 40
+
+
+def _lip(report):
+    return report["checks"]["lip_sync"]
+
+
+def test_in_sync_clip_is_authentic(in_sync_mp4):
+    r = scan(in_sync_mp4)
+    lip = _lip(r)
+    assert lip["status"] == "ok" and abs(lip["offset_ms"]) <= TOLERANCE_MS
+    assert r["verdict"] == "authentic" and r["score"] < 40
+    assert lip["segments"] and all(0 <= s["score"] <= 100 for s in lip["segments"])
+
+
+@pytest.mark.parametrize("delay_ms,how", [(200, "samples"), (400, "container"), (-400, "samples")])
+def test_audio_offsets_are_measured(talking, tmp_path, delay_ms, how):
+    frames, samples = talking
+    if how == "samples":
+        path = synth.write_av(tmp_path / "d.mp4", frames, synth.delay_audio(samples, delay_ms / 1000))
+    else:
+        path = synth.write_av(tmp_path / "d.mp4", frames, samples, audio_start_s=delay_ms / 1000)
+    r = scan(path)
+    assert abs(_lip(r)["offset_ms"] - delay_ms) <= TOLERANCE_MS, _lip(r)
+    if abs(delay_ms) >= 400:
+        assert r["verdict"] == "fake"
+        word = "audio lags the lips" if delay_ms > 0 else "lips lag the audio"
+        assert any(word in reason for reason in r["reasons"]), r["reasons"]
+
+
+@pytest.mark.parametrize("fps", [30, 50])
+def test_other_frame_rates_stay_aligned(tmp_path, fps):
+    frames, samples = synth.talking_face(6.0, fps=fps, seed=1)
+    path = synth.write_av(tmp_path / "r.mp4", frames, synth.delay_audio(samples, 0.2), fps=fps)
+    assert abs(_lip(scan(path))["offset_ms"] - 200) <= TOLERANCE_MS
+
+
+def test_variable_frame_rate(tmp_path):
+    rng = np.random.default_rng(5)
+    times = list(np.cumsum(rng.uniform(0.025, 0.045, 170)) - 0.025)
+    frames, samples = synth.talking_face(6.0, seed=1, frame_times=times)
+    path = synth.write_av(tmp_path / "v.mp4", frames, samples, frame_times=times)
+    assert abs(_lip(scan(path))["offset_ms"]) <= TOLERANCE_MS
+
+
+def test_audio_only_and_silent_video_are_not_applicable(talking, tmp_path):
+    frames, samples = talking
+    audio = synth.write_av(tmp_path / "a.wav", None, samples, audio_codec="pcm_s16le")
+    lip = _lip(scan(audio))
+    assert lip["status"] == "not_applicable" and "audio-only" in lip["reason"]
+    silent = synth.write_av(tmp_path / "v.mp4", frames, None)
+    r = scan(silent)
+    assert _lip(r)["status"] == "not_applicable" and "no audio" in _lip(r)["reason"]
+    assert r["verdict"] == "not_applicable"
+
+
+def test_no_face_is_not_applicable(talking, tmp_path):
+    _, samples = talking
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (96, 96, 3), dtype=np.uint8) for _ in range(150)]
+    lip = _lip(scan(synth.write_av(tmp_path / "n.mp4", frames, samples)))
+    assert lip["status"] == "not_applicable" and "no face" in lip["reason"]
+
+
+def test_too_short_is_not_applicable(talking, tmp_path):
+    frames, samples = talking
+    path = synth.write_av(tmp_path / "s.mp4", frames[:25], samples[:16000])
+    lip = _lip(scan(path))
+    assert lip["status"] == "not_applicable" and "too short" in lip["reason"]
+
+
+def test_check_policy_on_signals():
+    assert check_lip_sync(None, None, None, None, False, True).status.value == "not_applicable"
+    peak = np.exp(-0.5 * ((LAGS - 5) / 1.5) ** 2)
+    assert refine_peak(peak) == pytest.approx(5, abs=0.05)
+    assert "audio lags" in describe_offset(200) and "lips lag" in describe_offset(-200)
