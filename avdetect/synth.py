@@ -188,3 +188,31 @@ def make_demo_clips(out_dir: str | Path, duration_s: float = 8.0) -> list[Path]:
     frames, samples = talking_face(duration_s)
     return [write_av(out_dir / "demo_in_sync.mp4", frames, samples),
             write_av(out_dir / "demo_audio_400ms_late.mp4", frames, delay_audio(samples, 0.4))]
+
+
+def reencode(src: str | Path, dst: str | Path, *, audio_delay_s: float = 0.0, container_delay: bool = False,
+             fps: float = 25, vfr_seed: int | None = None) -> Path:
+    """Re-encode a real clip with its audio delayed, at another frame rate, or with VFR timestamps.
+
+    audio_delay_s > 0 makes the sound late: by padding samples, or (container_delay) by moving the
+    audio stream's start time. fps resamples the 25 fps timeline (nearest frame); vfr_seed draws
+    irregular frame times (20-60 ms apart).
+    """
+    from . import io
+
+    info = io.probe(src)
+    clip = io.load_audio(src, info)
+    timeline = [img for _, img in io.iter_video_frames(src, info, max_height=10_000)]
+    duration = len(timeline) / 25.0
+    if vfr_seed is not None:
+        rng = np.random.default_rng(vfr_seed)
+        times = list(np.cumsum(rng.uniform(0.02, 0.06, int(duration / 0.02) + 2)) - 0.02)
+        times = [t for t in times if t < duration]
+    else:
+        times = [k / fps for k in range(int(round(duration * fps)))]
+    frames = [timeline[min(len(timeline) - 1, int(round(t * 25)))] for t in times]
+    samples = clip.samples if clip is not None else None
+    if samples is not None and not container_delay:
+        samples = delay_audio(samples, audio_delay_s)
+    return write_av(dst, frames, samples, fps=fps, frame_times=times if vfr_seed is not None else None,
+                    audio_start_s=audio_delay_s if container_delay else 0.0)
