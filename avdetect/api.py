@@ -9,7 +9,7 @@ from typing import Any
 
 from . import io
 from .audio.vad import VadBackend
-from .checks.base import CheckResult
+from .checks.base import CheckResult, Status
 from .checks.lip_sync import check_lip_sync
 from .features import ClipFeatures, extract
 from .report import build_report, error_report
@@ -46,7 +46,7 @@ def run_checks(feats: ClipFeatures, options: ScanOptions) -> dict[str, CheckResu
     lip = check_lip_sync(
         m.landmarks if m is not None else None, m.mask if m is not None else None,
         feats.envelope, feats.speech, feats.info.has_video, feats.audio is not None)
-    if m is not None and lip.fields is not None and lip.status.value == "ok":
+    if m is not None and lip.status == Status.ok:
         lip.fields["faces"] = m.n_tracks
     return {
         "lip_sync": lip,

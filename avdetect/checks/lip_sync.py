@@ -84,8 +84,9 @@ def check_lip_sync(lips: np.ndarray | None, face_mask: np.ndarray | None,
         return CheckResult.not_applicable("no speech detected")
     if face_mask[:n][speech[:n]].mean() < MIN_FACE_COVERAGE:
         return CheckResult.not_applicable("no face visible while someone speaks")
-    windows = sc.correlate(lips, face_mask, envelope, speech)
-    clip = sc.clip_curve(lips, face_mask, envelope, speech)
+    signals = sc.make_signals(lips, face_mask, envelope, speech)
+    windows = sc.correlate(signals, face_mask, speech)
+    clip = sc.clip_curve(signals)
     score, offset_ms, conf = score_curve(clip)
     if not np.isfinite(offset_ms):
         return CheckResult.not_applicable("too little speech with a visible face to judge")

@@ -32,18 +32,6 @@ class SyncWindow:
     speech_fraction: float
     valid: bool  # enough face and speech to judge
 
-    @property
-    def best_lag(self) -> float:
-        return refine_peak(self.curve)
-
-    @property
-    def peak(self) -> float:
-        return float(np.nanmax(self.curve)) if np.isfinite(self.curve).any() else float("nan")
-
-    @property
-    def confidence(self) -> float:
-        return curve_confidence(self.curve)
-
 
 def _zscore(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
     out = np.zeros_like(x, dtype=np.float64)
@@ -165,11 +153,9 @@ def window_curve(sig: SyncSignals, start: int, length: int) -> np.ndarray:
     return 0.5 * (c1 + c2) + COARSE_WEIGHT * c3
 
 
-def correlate(lips: np.ndarray, face_mask: np.ndarray, envelope: np.ndarray,
-              speech: np.ndarray) -> list[SyncWindow]:
-    """lips (Tv, 40, 2), face_mask (Tv,); envelope, speech (Ta,) -> one SyncWindow per window."""
-    sig = make_signals(lips, face_mask, envelope, speech)
-    n = min(len(face_mask), len(envelope))
+def correlate(sig: SyncSignals, face_mask: np.ndarray, speech: np.ndarray) -> list[SyncWindow]:
+    """One SyncWindow per 2 s window; face_mask (Tv,), speech (Ta,) decide which are judged."""
+    n = min(len(face_mask), len(speech))
     windows = []
     for s in window_starts(n):
         length = min(SYNC_WINDOW_FRAMES, n - s)
@@ -181,25 +167,10 @@ def correlate(lips: np.ndarray, face_mask: np.ndarray, envelope: np.ndarray,
     return windows
 
 
-def combine(windows: list[SyncWindow]) -> np.ndarray:
-    """Speech-weighted mean curve of the valid windows -> (31,) (all NaN when none)."""
-    valid = [w for w in windows if w.valid]
-    if not valid:
-        return np.full(len(LAGS), np.nan)
-    curves = np.stack([w.curve for w in valid])
-    weights = np.array([w.speech_fraction for w in valid])[:, None] * np.isfinite(curves)
-    total = weights.sum(0)
-    out = np.where(total > 0, np.nansum(np.nan_to_num(curves) * weights, 0) / np.maximum(total, 1e-9), np.nan)
-    return out
+def clip_curve(sig: SyncSignals) -> np.ndarray:
+    """(31,) correlation curve over the whole clip (all frames with a face)."""
+    return window_curve(sig, 0, min(len(sig.vmask), len(sig.envelope)))
 
 
 def lag_to_ms(lag_frames: float) -> float:
     return lag_frames * FRAME_MS
-
-
-def clip_curve(lips: np.ndarray, face_mask: np.ndarray, envelope: np.ndarray,
-               speech: np.ndarray) -> np.ndarray:
-    """(31,) correlation curve over the whole clip (all frames with a face)."""
-    sig = make_signals(lips, face_mask, envelope, speech)
-    n = min(len(face_mask), len(envelope))
-    return window_curve(sig, 0, n)
