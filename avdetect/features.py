@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import io
+from .constants import VIDEO_FPS
 from .audio.features import speech_envelope
 from .audio.vad import VadBackend, speech_activity
 from .visual.landmarks import FaceMeshTracker, MouthTrack, extract_mouth
@@ -33,7 +34,7 @@ class ClipFeatures:
     @property
     def duration_s(self) -> float:
         a = self.audio.duration_s if self.audio is not None else 0.0
-        return max(a, self.n_video_frames / 25.0, 0.0) or self.info.duration_s
+        return max(a, self.n_video_frames / VIDEO_FPS) or self.info.duration_s
 
 
 def extract(path: str | os.PathLike, *, want_video: bool = True,
@@ -49,7 +50,7 @@ def extract(path: str | os.PathLike, *, want_video: bool = True,
         speech = speech_activity(audio.samples, vad)
     mouth, decoded = None, 0
     if want_video and info.has_video:
-        n = info.n_frames if max_duration_s is None else min(info.n_frames, int(max_duration_s * 25))
+        n = info.n_frames if max_duration_s is None else min(info.n_frames, int(max_duration_s * VIDEO_FPS))
         if audio is not None:  # the timeline covers both streams
             n = max(n, len(envelope) if envelope is not None else 0)
         counter = _Counter(io.iter_video_frames(path, info, max_duration_s=max_duration_s,
