@@ -252,3 +252,23 @@ def iter_video_frames(path: str | os.PathLike, info: MediaInfo | None = None,
             while k < max(end, k + 1) and k < n_max:
                 yield k, prev_img
                 k += 1
+
+
+def read_frames(path: str | os.PathLike, indices: list[int], info: MediaInfo | None = None,
+                max_height: int = DEFAULT_MAX_HEIGHT) -> dict[int, np.ndarray]:
+    """Frames at the given 25 fps timeline indices -> {index: rgb (H, W, 3) uint8}.
+
+    Uses the same nearest-timestamp placement as iter_video_frames (decodes up to the last
+    index asked for; fine for the few key frames of a report). Indices the video does not
+    cover are absent from the result.
+    """
+    wanted = sorted({int(k) for k in indices if k >= 0})
+    if not wanted:
+        return {}
+    info = info or probe(path)
+    out: dict[int, np.ndarray] = {}
+    for k, img in iter_video_frames(path, info, max_height=max_height,
+                                    max_duration_s=(wanted[-1] + 1.5) / VIDEO_FPS):  # +0.5: no float round-down
+        if k in wanted:
+            out[k] = img
+    return out

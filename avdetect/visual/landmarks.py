@@ -137,6 +137,16 @@ class FaceMeshTracker:
             self.max_faces = n
             self._mesh = self._new_mesh(n)
 
+    def reset(self) -> None:
+        """Forget all tracking state (start of a new file); keeps the loaded graphs when possible."""
+        if self.max_faces != 1:
+            self._mesh.close()
+            self.max_faces = 1
+            self._mesh = self._new_mesh(1)
+        else:
+            self._mesh.reset()  # restarts the graph run: no landmarks carried over
+        self._detector.reset()
+
     def close(self) -> None:
         self._mesh.close()
         self._detector.close()
