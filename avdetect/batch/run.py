@@ -151,7 +151,9 @@ class _Progress:
         return f"{self.files}/{self.n} files"
 
     def _hours(self) -> str:
-        return f"{self.done_s / SECONDS_PER_HOUR:.2f}/{self.total_s / SECONDS_PER_HOUR:.2f} h media"
+        if self.total_s >= SECONDS_PER_HOUR / 2:
+            return f"{self.done_s / SECONDS_PER_HOUR:.2f}/{self.total_s / SECONDS_PER_HOUR:.2f} h media"
+        return f"{self.done_s / 60:.1f}/{self.total_s / 60:.1f} min media"
 
     def advance(self, record: dict[str, Any]) -> None:
         self.files += 1

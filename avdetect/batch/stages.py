@@ -50,11 +50,11 @@ def worker_tracker():
     global _tracker
     from ..visual.landmarks import FaceMeshTracker, _quiet_stderr
 
-    if _tracker is None:
-        with _quiet_stderr():
+    with _quiet_stderr():  # MediaPipe logs graph (re)starts straight to fd 2
+        if _tracker is None:
             _tracker = FaceMeshTracker()
-    else:
-        _tracker.reset()
+        else:
+            _tracker.reset()
     return _tracker
 
 

@@ -111,7 +111,10 @@ def _lips_px(rgb: np.ndarray) -> np.ndarray | None:
     """rgb (H, W, 3) uint8 -> (40, 2) lip points in pixels (outer 20 then inner 20), None: no face."""
     from ..visual.landmarks import LIP_POINTS
 
-    res = _static_mesh().process(rgb)
+    from ..visual.landmarks import _quiet_stderr
+
+    with _quiet_stderr():
+        res = _static_mesh().process(rgb)
     if not res.multi_face_landmarks:
         return None
     h, w = rgb.shape[:2]
