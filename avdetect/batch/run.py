@@ -45,20 +45,23 @@ class BatchSummary:
         return self.counts.get("error", 0)
 
 
-def plan(sources: list[Source], out: Path, force: bool) -> tuple[list[Source], int]:
-    """-> (sources to process, number skipped). Stale records of those sources are dropped from out.
+def plan(sources: list[Source], records: list[dict[str, Any]], force: bool) -> tuple[list[Source], int]:
+    """-> (sources to process, number skipped), given the records already in the output.
 
-    A source is done when a record with the same (absolute path, size, mtime) is in `out`; a
-    changed file (new size or mtime) is redone, and so is everything with force.
+    A source is done when a record with the same (absolute path, size, mtime) exists; a changed
+    file (new size or mtime) is redone, and so is everything with force.
     """
-    records = read_records(out)
     done = {Source.from_json(r["source"]) for r in records if isinstance(r.get("source"), dict)}
     todo = list(sources) if force else [s for s in sources if s not in done]
+    return todo, len(sources) - len(todo)
+
+
+def _drop_records_of(out: Path, records: list[dict[str, Any]], todo: list[Source]) -> None:
+    """Remove the old records of files about to be redone, so each file keeps one record."""
     redo = {s.path for s in todo}
     keep = [r for r in records if (r.get("source") or {}).get("path") not in redo]
     if len(keep) != len(records):
         _rewrite(out, keep)
-    return todo, len(sources) - len(todo)
 
 
 def _rewrite(out: Path, records: list[dict[str, Any]]) -> None:
@@ -90,7 +93,9 @@ def _media_seconds(src: Source) -> float:
 def run_batch(sources: list[Source], out: str | os.PathLike, opts: BatchOptions) -> BatchSummary:
     """Process the sources not yet in `out`; every record is on disk before the next one is taken."""
     out = Path(out)
-    todo, skipped = plan(sources, out, opts.force)
+    records = read_records(out)
+    todo, skipped = plan(sources, records, opts.force)
+    _drop_records_of(out, records, todo)
     counts: Counter = Counter()
     with JsonlWriter(out) as writer, _Progress(todo, opts.progress) as bar:
         for record in _engine_records(todo, opts):

@@ -9,6 +9,7 @@ model stage (one process, the chosen device): list[ClipFeatures] -> list[checks]
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -38,11 +39,19 @@ class Extracted:
         assert (self.feats is None) != (self.error is None), "exactly one of feats / error"
 
 
-def init_worker() -> None:
-    """Process initializer: one torch thread per worker (N workers on N cores, no oversubscription)."""
+def init_worker(quiet: bool = True) -> None:
+    """Process initializer: one torch thread per worker (N workers on N cores, no oversubscription).
+
+    quiet: send this process's fd 2 to /dev/null. MediaPipe/TFLite log from native threads at
+    any moment; a worker's errors reach the main process as error records, not as stderr.
+    """
     import torch
 
     torch.set_num_threads(WORKER_TORCH_THREADS)
+    if quiet:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
 
 
 def worker_tracker():
