@@ -22,7 +22,8 @@ from ..constants import VIDEO_FPS
 from ..fusion import FAKE_THRESHOLD, SUSPICIOUS_THRESHOLD
 
 N_KEY_FRAMES = 3  # key frames shown, at the highest-scoring lip-sync segments
-KEY_FRAME_WIDTH_PX = 360
+KEY_FRAME_MIN_GAP_S = 0.4  # s between key frames (just under one 0.5 s segment hop, which lands on whole frames)
+KEY_FRAME_WIDTH_PX = 300  # three fit side by side in a 1000 px page
 PLOT_SIZE_IN = (9.0, 2.6)  # inches at PLOT_DPI
 PLOT_DPI = 100
 TIMELINE_CHECKS = ("lip_sync", "synthetic_speech")
@@ -75,7 +76,7 @@ def timeline_png(report: dict[str, Any]) -> str | None:
             if segs:
                 t = [0.5 * (s["start_s"] + s["end_s"]) for s in segs]
                 ax.plot(t, [s["score"] for s in segs], marker="o", ms=3, label=name.replace("_", " "))
-        ax.set(xlim=(0, max(report.get("duration_s") or 0.0, 1e-3)), ylim=(0, 100),
+        ax.set(xlim=(0, max(report.get("duration_s") or 0.0, 1e-3)), ylim=(-3, 103),
                xlabel="time (s)", ylabel="score (higher = more likely fake)")
         ax.legend(loc="upper right", fontsize=8)
         ax.grid(alpha=0.3)
@@ -85,15 +86,16 @@ def timeline_png(report: dict[str, Any]) -> str | None:
 
 
 def worst_times(report: dict[str, Any], n: int = N_KEY_FRAMES) -> list[tuple[float, float]]:
-    """(time_s, score) at the middle of the n highest-scoring, non-overlapping lip-sync segments."""
+    """(time_s, score) at the middles of the n highest-scoring lip-sync segments, >= KEY_FRAME_MIN_GAP_S apart."""
     segs = sorted(report.get("checks", {}).get("lip_sync", {}).get("segments") or [], key=lambda s: -s["score"])
-    chosen: list[dict] = []
+    chosen: list[tuple[float, float]] = []
     for s in segs:
-        if all(s["end_s"] <= c["start_s"] or s["start_s"] >= c["end_s"] for c in chosen):
-            chosen.append(s)
+        t = 0.5 * (s["start_s"] + s["end_s"])
+        if all(abs(t - c) >= KEY_FRAME_MIN_GAP_S - 1e-6 for c, _ in chosen):
+            chosen.append((t, float(s["score"])))
         if len(chosen) == n:
             break
-    return sorted((0.5 * (s["start_s"] + s["end_s"]), float(s["score"])) for s in chosen)
+    return sorted(chosen)
 
 
 @functools.lru_cache(maxsize=1)
