@@ -24,7 +24,8 @@ WORKER_DIED = "worker process died while processing this file (crash or out of m
 ExtractFn = Callable[[Source, ScanOptions], Extracted]
 
 
-def _new_pool(workers: int) -> ProcessPoolExecutor:
+def new_pool(workers: int) -> ProcessPoolExecutor:
+    """Spawn-safe worker pool (no fork: MediaPipe and torch threads do not survive a fork)."""
     return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
                                initializer=init_worker)
 
@@ -58,11 +59,16 @@ class _Scheduler:
 
 
 def iter_local(sources: list[Source], options: ScanOptions, workers: int = 2, batch_size: int = 8,
-               extract_fn: ExtractFn = extract_one) -> Iterator[dict[str, Any]]:
-    """Yield one record per source (in completion order) as soon as it is done."""
+               extract_fn: ExtractFn = extract_one,
+               pool: ProcessPoolExecutor | None = None) -> Iterator[dict[str, Any]]:
+    """Yield one record per source (in completion order) as soon as it is done.
+
+    pool: an already started pool of `workers` processes (new_pool; e.g. warmed up by a
+    benchmark); it is shut down at the end like one made here.
+    """
     assert workers >= 1 and batch_size >= 1, (workers, batch_size)
     sched = _Scheduler(sources, workers)
-    pool = _new_pool(workers)
+    pool = pool or new_pool(workers)
     try:
         while sched.busy():
             sched.fill(pool, extract_fn, options)
@@ -71,7 +77,7 @@ def iter_local(sources: list[Source], options: ScanOptions, workers: int = 2, ba
             if crashed:
                 ready += _recover(sched)
                 pool.shutdown(wait=True, cancel_futures=True)
-                pool = _new_pool(workers)
+                pool = new_pool(workers)
             for i in range(0, len(ready), batch_size):
                 yield from model_stage(ready[i:i + batch_size], options, batch_size)
     finally:
