@@ -98,3 +98,17 @@ def test_html_renders_in_headless_chromium(late_page):
     red = (img[..., 0] > 150) & (img[..., 1] < 80) & (img[..., 2] < 80)  # the "fake" badge (#c62828)
     assert red.sum() > 200
     assert (img.std(axis=(0, 1)) > 20).all()  # drawn content, not a blank page
+
+
+@pytest.mark.parametrize("fps", [25, 30])
+def test_read_frames_matches_the_timeline(tmp_path, fps):
+    """io.read_frames (seeking) returns the frame iter_video_frames puts at each timeline index."""
+    from avdetect import io, synth
+    from conftest import frame_index, index_frames
+
+    path = synth.write_av(tmp_path / f"idx{fps}.mp4", index_frames(100), None, fps=fps)
+    info = io.probe(path)
+    timeline = {k: frame_index(img) for k, img in io.iter_video_frames(path, info)}
+    wanted = [0, 1, 37, 60, info.n_frames - 1, info.n_frames + 50]
+    got = {k: frame_index(img) for k, img in io.read_frames(path, wanted, info).items()}
+    assert got == {k: timeline[k] for k in wanted[:-1]}

@@ -40,10 +40,7 @@ class ModelStage:
     """Ray Data callable class: a batch of pickled Extracted -> a batch of JSON records."""
 
     def __init__(self, options: ScanOptions, batch_size: int) -> None:
-        from ..api import resolve_device
-
-        self.options = ScanOptions(device=resolve_device("auto") if options.device == "cuda" else options.device,
-                                   vad=options.vad, max_duration_s=options.max_duration_s)
+        self.options = options  # device already resolved by the driver; this actor holds the GPU
         self.batch_size = batch_size
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
