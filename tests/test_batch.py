@@ -14,11 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from typer.testing import CliRunner
+
 from avdetect.api import ScanOptions
 from avdetect.batch.inputs import Source, expand_inputs
 from avdetect.batch.local import WORKER_DIED, iter_local
 from avdetect.batch.results import CSV_COLUMNS, JsonlWriter, read_records
 from avdetect.batch.run import BatchOptions, plan, run_batch
+from avdetect.cli import app
 from avdetect.features import extract
 from avdetect.visual.landmarks import FaceMeshTracker
 from avdetect import synth
@@ -61,8 +64,10 @@ def test_batch_reports_errors_csv_resume_force(clips, tmp_path):
     assert [s.path for s in plan(expand_inputs([clips["in_sync"], clips["late"]]), read_records(out), False)[0]] \
         == [str(clips["in_sync"].resolve())]
 
-    forced = run_batch(sources[2:], out, BatchOptions(CPU, workers=1, force=True, progress=False))
-    assert forced.todo == 2 and forced.skipped == 0
+    res = CliRunner().invoke(app, ["batch", str(clips["corrupt"]), str(clips["late"]), "--out", str(out),
+                                   "--force", "--workers", "1", "--device", "cpu"])
+    assert res.exit_code == 1, res.output  # a file failed
+    assert "2 files scanned (error 1, fake 1), 0 already done" in res.output
     assert len(read_records(out)) == 4  # redone files replace their old records
 
 
@@ -97,8 +102,10 @@ def test_killed_batch_keeps_whole_records_and_resumes(clips, tmp_path):
                for line in text.splitlines())
     with out.open("a") as f:
         f.write('{"file": "torn')  # a kill in the middle of a write
-    summary = run_batch(expand_inputs([folder]), out, BatchOptions(CPU, workers=1, progress=False))
-    assert summary.skipped == text.count("\n") and summary.todo == 4 - summary.skipped
+    res = CliRunner().invoke(app, ["batch", str(folder), "--out", str(out), "--workers", "1", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    done = text.count("\n")
+    assert f"{4 - done} files scanned" in res.output and f"{done} already done (skipped)" in res.output
     recs = read_records(out)
     assert sorted(Path(r["file"]).name for r in recs) == [f"clip{i}.mp4" for i in range(4)]
     assert [r["verdict"] for r in sorted(recs, key=lambda r: r["file"])] == ["fake", "authentic"] * 2
