@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -111,6 +110,3 @@ def write_csv(records: Iterable[dict[str, Any]], path: str | os.PathLike) -> Non
         for r in records:
             w.writerow(csv_row(r))
 
-
-def verdict_counts(records: Iterable[dict[str, Any]]) -> Counter:
-    return Counter(r.get("verdict", "error") for r in records)

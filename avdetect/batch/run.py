@@ -12,7 +12,7 @@ from typing import Any, Iterator
 from .. import io
 from ..api import ScanOptions
 from .inputs import Source
-from .results import JsonlWriter, latest_by_source, read_records, verdict_counts, write_csv
+from .results import JsonlWriter, latest_by_source, read_records, write_csv
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -178,4 +178,4 @@ def format_counts(summary: BatchSummary) -> str:
     return f"{summary.todo} files scanned ({by or 'none'}), {summary.skipped} already done (skipped)"
 
 
-__all__ = ["BatchOptions", "BatchSummary", "Engine", "format_counts", "plan", "run_batch", "verdict_counts"]
+__all__ = ["BatchOptions", "BatchSummary", "Engine", "format_counts", "plan", "run_batch"]
