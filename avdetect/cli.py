@@ -53,6 +53,7 @@ def scan(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the reports here."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
     max_duration: Optional[float] = typer.Option(None, "--max-duration", help="Analyse at most this many seconds."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Write an HTML report here (a folder for several files)."),
 ) -> None:
     """Scan recordings; print one JSON report per file (exit 1 if any file failed)."""
     from .api import Device, ScanOptions, resolve_device, scan as scan_file
@@ -71,8 +72,46 @@ def scan(
         if r["verdict"] == "error":
             typer.echo(f"error: {r['error']}", err=True)
         reports.append(r)
+        if html is not None:
+            from .report.html import html_name, write_html
+
+            write_html(r, html if len(files) == 1 else html / html_name(r), media_path=f)
     _emit(reports, format, out)
     if any(r["verdict"] == "error" for r in reports):
+        raise typer.Exit(1)
+
+
+@app.command()
+def batch(
+    inputs: List[Path] = typer.Argument(..., help="Files, folders (recursive) or .txt/.lst files listing paths."),
+    out: Path = typer.Option(..., "--out", "-o", help="JSONL of reports; appended to, and read to resume."),
+    csv: Optional[Path] = typer.Option(None, "--csv", help="Write a one-row-per-file CSV summary here."),
+    html_dir: Optional[Path] = typer.Option(None, "--html-dir", help="Write an HTML page per file + index.html."),
+    workers: int = typer.Option(0, "--workers", "-j", help="Feature-extraction processes (0: one per CPU core)."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda (for the models)"),
+    batch_size: int = typer.Option(8, "--batch-size", help="Clips per model call."),
+    engine: str = typer.Option("local", "--engine", help="local | ray"),
+    force: bool = typer.Option(False, "--force", help="Redo files that are already in --out."),
+    max_duration: Optional[float] = typer.Option(None, "--max-duration", help="Analyse at most this many seconds."),
+) -> None:
+    """Audit many recordings: resumable JSONL, counts by verdict at the end (exit 1 if any file failed)."""
+    import os
+
+    from .api import Device, ScanOptions, resolve_device
+    from .batch.inputs import expand_inputs
+    from .batch.run import BatchOptions, Engine, format_counts, run_batch
+    from .io import MediaError
+
+    try:
+        opts = BatchOptions(ScanOptions(device=resolve_device(Device(device)), max_duration_s=max_duration),
+                            Engine(engine), workers or os.cpu_count() or 1, batch_size, force, html_dir, csv)
+        assert opts.workers >= 1 and opts.batch_size >= 1, "--workers and --batch-size must be positive"
+    except (ValueError, MediaError, AssertionError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
+    summary = run_batch(expand_inputs(inputs), out, opts)
+    typer.echo(format_counts(summary), err=True)
+    if summary.failed:
         raise typer.Exit(1)
 
 

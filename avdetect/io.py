@@ -252,3 +252,49 @@ def iter_video_frames(path: str | os.PathLike, info: MediaInfo | None = None,
             while k < max(end, k + 1) and k < n_max:
                 yield k, prev_img
                 k += 1
+
+
+def read_frames(path: str | os.PathLike, indices: list[int], info: MediaInfo | None = None,
+                max_height: int = DEFAULT_MAX_HEIGHT) -> dict[int, np.ndarray]:
+    """Frames at the given 25 fps timeline indices -> {index: rgb (H, W, 3) uint8}.
+
+    For the few key frames of a report: each index seeks to the key frame before it and decodes
+    forward to the source frame whose timestamp is nearest to k / 25 s (the rule of
+    iter_video_frames), so the cost does not grow with the position in the file. Indices the
+    video does not cover are absent from the result.
+    """
+    info = info or probe(path)
+    wanted = sorted({int(k) for k in indices if 0 <= k < max(info.n_frames, 1)})
+    if not wanted or not info.has_video:
+        return {}
+    out: dict[int, np.ndarray] = {}
+    with _open(info.path) as c:
+        stream = c.streams.video[0]
+        size = _scaled_size(stream.codec_context.width, stream.codec_context.height, max_height)
+        for k in wanted:
+            frame = _nearest_frame(c, stream, info.origin_s + k / VIDEO_FPS)
+            if frame is not None:
+                out[k] = frame.to_ndarray(format="rgb24", width=size[0], height=size[1])
+    return out
+
+
+SEEK_MARGIN_S = 1.0  # s: seek this far before the target so the frame just before it is decoded too
+
+
+def _nearest_frame(c: av.container.InputContainer, stream: av.stream.Stream, t: float) -> av.VideoFrame | None:
+    """The decoded frame whose container time is nearest to t (None: no frame decodes)."""
+    assert stream.time_base is not None
+    try:
+        c.seek(max(0, int((t - SEEK_MARGIN_S) / stream.time_base)), stream=stream, backward=True)
+        best, best_d = None, math.inf
+        for frame in c.decode(stream):
+            if frame.time is None:
+                continue
+            d = abs(float(frame.time) - t)
+            if d < best_d:
+                best, best_d = frame, d
+            if float(frame.time) > t:
+                break
+        return best
+    except (av.error.FFmpegError, ValueError):
+        return None

@@ -137,6 +137,19 @@ class FaceMeshTracker:
             self.max_faces = n
             self._mesh = self._new_mesh(n)
 
+    def reset(self) -> None:
+        """Forget all tracking state (start of a new file) without reloading the models.
+
+        Restarts the FaceMesh graph run (~10-25 ms; a new tracker costs ~100 ms); the face
+        detector works image by image and keeps no state.
+        """
+        if self.max_faces != 1:
+            self._mesh.close()
+            self.max_faces = 1
+            self._mesh = self._new_mesh(1)
+        else:
+            self._mesh.reset()  # no landmarks carried over to the next file's first frame
+
     def close(self) -> None:
         self._mesh.close()
         self._detector.close()

@@ -1,0 +1,118 @@
+"""Local engine: spawn-safe worker processes extract features, the main process runs the models.
+
+Scheduling: at most IN_FLIGHT_PER_WORKER files per worker are queued (bounded memory). When a
+worker process dies (segfault in a decoder, OOM kill) the pool breaks: a new pool is started and
+the files that were in flight are retried one at a time; one that breaks the pool again on its
+own gets an error record and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable, Iterator
+
+from ..api import ScanOptions
+from .inputs import Source
+from .stages import Extracted, extract_one, init_worker, model_stage
+
+IN_FLIGHT_PER_WORKER = 2  # files queued per worker: keeps workers busy, bounds memory
+WORKER_DIED = "worker process died while processing this file (crash or out of memory)"
+
+ExtractFn = Callable[[Source, ScanOptions], Extracted]
+
+
+def new_pool(workers: int) -> ProcessPoolExecutor:
+    """Spawn-safe worker pool (no fork: MediaPipe and torch threads do not survive a fork)."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                               initializer=init_worker)
+
+
+class _Scheduler:
+    """Which file to submit next; after a pool crash, suspects run alone until cleared."""
+
+    def __init__(self, sources: list[Source], workers: int) -> None:
+        self.pending = deque(sources)
+        self.suspects: deque[Source] = deque()
+        self.inflight: dict[Future, Source] = {}
+        self.max_inflight = IN_FLIGHT_PER_WORKER * workers
+
+    def busy(self) -> bool:
+        return bool(self.pending or self.suspects or self.inflight)
+
+    def isolating(self) -> bool:
+        return len(self.inflight) == 1 and getattr(next(iter(self.inflight)), "suspect", False)
+
+    def fill(self, pool: ProcessPoolExecutor, fn: ExtractFn, options: ScanOptions) -> None:
+        if self.suspects:
+            if not self.inflight:
+                src = self.suspects.popleft()
+                fut = pool.submit(fn, src, options)
+                fut.suspect = True  # type: ignore[attr-defined]
+                self.inflight[fut] = src
+            return
+        while self.pending and len(self.inflight) < self.max_inflight:
+            src = self.pending.popleft()
+            self.inflight[pool.submit(fn, src, options)] = src
+
+
+def iter_local(sources: list[Source], options: ScanOptions, workers: int = 2, batch_size: int = 8,
+               extract_fn: ExtractFn = extract_one,
+               pool: ProcessPoolExecutor | None = None) -> Iterator[dict[str, Any]]:
+    """Yield one record per source (in completion order) as soon as it is done.
+
+    pool: an already started pool of `workers` processes (new_pool; e.g. warmed up by a
+    benchmark); it is shut down at the end like one made here.
+    """
+    assert workers >= 1 and batch_size >= 1, (workers, batch_size)
+    sched = _Scheduler(sources, workers)
+    pool = pool or new_pool(workers)
+    try:
+        while sched.busy():
+            sched.fill(pool, extract_fn, options)
+            done, _ = wait(list(sched.inflight), return_when=FIRST_COMPLETED)
+            ready, crashed = _collect(sched, done)
+            if crashed:
+                ready += _recover(sched)
+                pool.shutdown(wait=True, cancel_futures=True)
+                pool = new_pool(workers)
+            for i in range(0, len(ready), batch_size):
+                yield from model_stage(ready[i:i + batch_size], options, batch_size)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _collect(sched: _Scheduler, done: set[Future]) -> tuple[list[Extracted], bool]:
+    """Results of finished futures; on a broken pool also waits for all in-flight ones."""
+    ready: list[Extracted] = []
+    crashed = False
+    for fut in done:
+        if isinstance(fut.exception(), BrokenProcessPool):
+            crashed = True
+            continue
+        ready.append(_result(sched.inflight.pop(fut), fut))
+    if crashed:
+        wait(list(sched.inflight))  # a broken pool fails every pending future
+        for fut in [f for f in sched.inflight if not isinstance(f.exception(), BrokenProcessPool)]:
+            ready.append(_result(sched.inflight.pop(fut), fut))
+    return ready, crashed
+
+
+def _result(src: Source, fut: Future) -> Extracted:
+    err = fut.exception()
+    if err is None:
+        return fut.result()
+    return Extracted(src, None, f"{src.path}: internal error ({type(err).__name__}: {err})", 0.0)
+
+
+def _recover(sched: _Scheduler) -> list[Extracted]:
+    """The pool died: an isolated suspect is the culprit; otherwise every in-flight file is a suspect."""
+    isolated = sched.isolating()
+    lost = list(sched.inflight.values())
+    sched.inflight.clear()
+    if isolated:
+        return [Extracted(lost[0], None, f"{lost[0].path}: {WORKER_DIED}", 0.0)]
+    sched.suspects.extend(lost)
+    return []

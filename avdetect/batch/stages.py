@@ -1,0 +1,116 @@
+"""The two stages of a batch, shared by the local and the Ray engine.
+
+extract stage (CPU workers): path -> Extracted (ClipFeatures, or the error message)
+    One FaceMeshTracker per worker process, reset between files (a new MediaPipe graph
+    costs ~50-100 ms and a cold import of mediapipe + torch seconds; both are paid once).
+model stage (one process, the chosen device): list[ClipFeatures] -> list[checks]
+    run_checks_batch is where learned models batch their windows across files.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .. import io
+from ..api import ScanOptions, run_checks
+from ..checks.base import CheckResult
+from ..features import ClipFeatures, extract
+from ..report import build_report, error_report
+from .inputs import Source
+
+WORKER_TORCH_THREADS = 1  # per worker process: the pool itself supplies the parallelism
+
+_tracker = None  # this process's FaceMeshTracker (created on first use)
+
+
+@dataclass
+class Extracted:
+    """A worker's answer for one file: features, or error (one-line message). seconds: wall time."""
+
+    source: Source
+    feats: ClipFeatures | None
+    error: str | None
+    seconds: float
+
+    def __post_init__(self) -> None:
+        assert (self.feats is None) != (self.error is None), "exactly one of feats / error"
+
+
+def init_worker(quiet: bool = True) -> None:
+    """Process initializer: one torch thread per worker (N workers on N cores, no oversubscription).
+
+    quiet: send this process's fd 2 to /dev/null. MediaPipe/TFLite log from native threads at
+    any moment; a worker's errors reach the main process as error records, not as stderr.
+    """
+    import torch
+
+    torch.set_num_threads(WORKER_TORCH_THREADS)
+    if quiet:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
+
+
+def worker_tracker():
+    """This process's FaceMeshTracker with its tracking state cleared for a new file."""
+    global _tracker
+    from ..visual.landmarks import FaceMeshTracker, _quiet_stderr
+
+    with _quiet_stderr():  # MediaPipe logs graph (re)starts straight to fd 2
+        if _tracker is None:
+            _tracker = FaceMeshTracker()
+        else:
+            _tracker.reset()
+    return _tracker
+
+
+def extract_one(source: Source, options: ScanOptions) -> Extracted:
+    """Decode + landmarks + audio features for one file. Never raises for a bad file."""
+    t0 = time.perf_counter()
+    try:
+        feats = extract(source.path, vad=options.vad, max_duration_s=options.max_duration_s,
+                        tracker=worker_tracker())
+        return Extracted(source, feats, None, time.perf_counter() - t0)
+    except io.MediaError as e:
+        msg = str(e)
+    except MemoryError:
+        msg = f"{source.path}: out of memory (try --max-duration)"
+    except Exception as e:  # noqa: BLE001 - a bug on one file must not end a batch of thousands
+        msg = f"{source.path}: internal error ({type(e).__name__}: {e})"
+    return Extracted(source, None, msg, time.perf_counter() - t0)
+
+
+def run_checks_batch(feats: list[ClipFeatures], options: ScanOptions,
+                     batch_size: int = 8) -> list[dict[str, CheckResult]]:
+    """Checks for a list of clips -> one {check name: CheckResult} per clip, same order.
+
+    Today the checks are training-free and run clip by clip; learned models plug in here and
+    batch their windows across clips (batch_size windows at a time) on options.device.
+    """
+    assert batch_size >= 1, batch_size
+    out = [run_checks(f, options) for f in feats]
+    assert len(out) == len(feats)
+    return out
+
+
+def record_for(source: Source, feats: ClipFeatures | None, checks: dict[str, CheckResult] | None,
+               error: str | None) -> dict[str, Any]:
+    """The report of DESIGN.md plus "source" (the resume key)."""
+    if error is not None:
+        r = error_report(source.path, error)
+    else:
+        assert feats is not None and checks is not None
+        r = build_report(source.path, feats.duration_s, checks, feats.warnings)
+    r["source"] = source.to_json()
+    return r
+
+
+def model_stage(items: list[Extracted], options: ScanOptions, batch_size: int) -> list[dict[str, Any]]:
+    """Extracted items -> records (errors pass through), in the same order."""
+    ok = [x for x in items if x.feats is not None]
+    checks = run_checks_batch([x.feats for x in ok], options, batch_size) if ok else []
+    by_id = {id(x): c for x, c in zip(ok, checks)}
+    return [record_for(x.source, x.feats, by_id.get(id(x)), x.error) for x in items]

@@ -1,0 +1,157 @@
+"""Speed of `avdetect batch` (local engine, CPU) next to two floors measured on the same files.
+
+    python scripts/bench_batch.py --n 40 --workers 2
+
+Seconds of media per wall-clock second (x real time) for:
+  decode     PyAV decode of video + audio as the pipeline does it (16 kHz mono audio, RGB frames
+             on the 25 fps timeline)
+  facemesh   decode + FaceMesh tracking on every frame (no audio features, no checks):
+             the unavoidable cost of the pipeline
+  pipeline   the local engine: workers run features.extract, the main process the checks
+All three use the same number of spawn-started worker processes; each pool is warmed up first
+(imports, FaceMesh graph, silero VAD), and the warm-up time is printed separately: it is paid
+once per worker, not per file. Also prints the cost of a fresh FaceMesh graph vs a reset.
+The machine load (os.getloadavg) is printed with the numbers: shared machines give low numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GRID = ROOT.parent / "shared" / "data" / "av" / "grid_s1" / "video"
+WARMUP_HOLD_S = 1.0  # each warm-up task holds its worker this long so every worker gets one
+N_TRACKER_TRIALS = 5
+
+
+def _decode(path: str) -> float:
+    """-> seconds of media decoded (audio + every video frame on the timeline)."""
+    from avdetect import io
+
+    info = io.probe(path)
+    audio = io.load_audio(path, info)
+    n = sum(1 for _ in io.iter_video_frames(path, info))
+    return max(audio.duration_s if audio is not None else 0.0, n / 25.0)
+
+
+def _facemesh(path: str) -> float:
+    from avdetect import io
+    from avdetect.batch.stages import worker_tracker
+
+    info = io.probe(path)
+    io.load_audio(path, info)
+    tracker = worker_tracker()
+    n = 0
+    for k, rgb in io.iter_video_frames(path, info):
+        tracker(k, rgb)
+        n += 1
+    return n / 25.0
+
+
+def _warm(mode: str) -> int:
+    """Pay the per-worker start-up of a mode (imports, graphs, models)."""
+    from avdetect import io  # noqa: F401
+
+    if mode != "decode":
+        from avdetect.batch.stages import worker_tracker
+
+        worker_tracker()
+    if mode == "pipeline":
+        import numpy as np
+
+        from avdetect.audio.vad import VadBackend, speech_activity
+
+        speech_activity(np.zeros(16_000, np.float32), VadBackend.silero)
+    time.sleep(WARMUP_HOLD_S)
+    return os.getpid()
+
+
+def _warm_pool(mode: str, workers: int) -> tuple[ProcessPoolExecutor, float]:
+    from avdetect.batch.local import new_pool
+
+    t = time.perf_counter()
+    pool = new_pool(workers)
+    pids = set(pool.map(_warm, [mode] * workers))
+    assert len(pids) == workers, f"warm-up reached {len(pids)} of {workers} workers"
+    return pool, time.perf_counter() - t - WARMUP_HOLD_S
+
+
+def bench_floor(mode: str, paths: list[str], workers: int) -> dict:
+    pool, warm_s = _warm_pool(mode, workers)
+    fn = _decode if mode == "decode" else _facemesh
+    with pool:
+        t = time.perf_counter()
+        media = sum(pool.map(fn, paths))
+        wall = time.perf_counter() - t
+    return {"mode": mode, "media_s": media, "wall_s": wall, "warmup_s": warm_s}
+
+
+def bench_pipeline(paths: list[str], workers: int, batch_size: int) -> dict:
+    from avdetect.api import ScanOptions
+    from avdetect.batch.inputs import Source
+    from avdetect.batch.local import iter_local
+
+    pool, warm_s = _warm_pool("pipeline", workers)
+    sources = [Source.of(p) for p in paths]
+    t = time.perf_counter()
+    records = list(iter_local(sources, ScanOptions(device="cpu"), workers, batch_size, pool=pool))
+    wall = time.perf_counter() - t
+    errors = [r for r in records if r["verdict"] == "error"]
+    assert len(records) == len(paths) and not errors, errors[:1]
+    return {"mode": "pipeline", "media_s": sum(r["duration_s"] for r in records), "wall_s": wall,
+            "warmup_s": warm_s}
+
+
+def tracker_costs() -> tuple[float, float]:
+    """-> (ms for a new FaceMeshTracker + close, ms for reset()) in this process."""
+    from avdetect.visual.landmarks import FaceMeshTracker, _quiet_stderr
+
+    with _quiet_stderr():
+        FaceMeshTracker().close()  # imports
+        t = time.perf_counter()
+        for _ in range(N_TRACKER_TRIALS):
+            FaceMeshTracker().close()
+        fresh = (time.perf_counter() - t) / N_TRACKER_TRIALS
+        tr = FaceMeshTracker()
+        t = time.perf_counter()
+        for _ in range(N_TRACKER_TRIALS):
+            tr.reset()
+        reset = (time.perf_counter() - t) / N_TRACKER_TRIALS
+        tr.close()
+    return 1e3 * fresh, 1e3 * reset
+
+
+def _line(r: dict) -> str:
+    return (f"{r['mode']:9s} {r['media_s']:7.1f} s media in {r['wall_s']:6.1f} s wall = "
+            f"{r['media_s'] / r['wall_s']:5.2f}x real time   (worker warm-up {r['warmup_s']:.1f} s, once)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=40, help="number of GRID clips (3 s each)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--batch-size", type=int, default=8)
+    args = ap.parse_args()
+    paths = [str(p) for p in sorted(GRID.glob("*.mp4"))[: args.n]]
+    assert len(paths) == args.n, f"found {len(paths)} GRID clips in {GRID}, need {args.n}"
+    print(f"{args.n} GRID clips, {args.workers} workers, {os.cpu_count()} CPUs, "
+          f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    fresh_ms, reset_ms = tracker_costs()
+    print(f"FaceMeshTracker: new graph + close {fresh_ms:.0f} ms, reset {reset_ms:.1f} ms (per file)")
+    res = {m: bench_floor(m, paths, args.workers) for m in ("decode", "facemesh")}
+    res["pipeline"] = bench_pipeline(paths, args.workers, args.batch_size)
+    for r in res.values():
+        print(_line(r))
+    speed = {m: r["media_s"] / r["wall_s"] for m, r in res.items()}
+    print(f"pipeline / decode floor   = {speed['pipeline'] / speed['decode']:.2f}")
+    print(f"pipeline / facemesh floor = {speed['pipeline'] / speed['facemesh']:.2f}   (target >= 0.75)")
+    print(f"pipeline = {speed['pipeline']:.2f}x real time (target >= 8 on 2 quiet cores)")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
