@@ -28,6 +28,9 @@ UNSEEN_GENERATORS = (G.Generator.piper, G.Generator.vstts)
 TRIM_MARGIN_S = 0.1  # s of context kept around the first/last speech frame
 MAX_ITEM_S = 8.0  # s: longer utterances are cut (LibriSpeech clips are 8 s already)
 RESYNTH_SOURCE_S = 4.0  # s of real speech fed to each resynthesis generator
+FSDD_TEST_SPEAKERS = ("fsdd-theo", "fsdd-yweweler")  # 2 of the 6 digit speakers are test only
+TT2_TEST_PREFIX = "lttsr"  # tensortract2: the LibriTTS-R utterances (real and fake) are test only
+FSDD_DIGITS_PER_ITEM = 4  # digits (~0.4 s each) concatenated into one ~2 s real item
 
 
 class Split(str, enum.Enum):
@@ -77,8 +80,10 @@ def real_items(data: Path) -> list[tuple[Item, Path]]:
             kind, spk, path = row["kind"], row["speaker"], row["path"]
             if kind == "prompt":  # VS-TTS prompts: the matched real class of an unseen generator
                 split = Split.test
-            elif kind == "ground-truth":  # tensortract2 ground truth: same language split as its fakes
-                split = _speaker_split(Path(path).name.split("_")[0], 0.35)
+            elif kind == "ground-truth":  # tensortract2 ground truth: same split as its fakes
+                split = _tt2_split(path)
+            elif kind == "fsdd-8k":
+                split = Split.test if spk in FSDD_TEST_SPEAKERS else Split.train
             elif "test-other" in path or "/librispeech/" in path and _is_test_other(data, spk):
                 split = Split.test
             else:
@@ -86,6 +91,10 @@ def real_items(data: Path) -> list[tuple[Item, Path]]:
             iid = "real__" + path.replace("/", "__").rsplit(".", 1)[0]
             out.append((Item(iid, 0, kind, spk, split.value), data / path))
     return out
+
+
+def _tt2_split(path: str) -> Split:
+    return Split.test if Path(path).name.startswith(TT2_TEST_PREFIX) else Split.train
 
 
 def _is_test_other(data: Path, speaker: str) -> bool:
@@ -102,8 +111,8 @@ def shared_fake_items(data: Path) -> list[tuple[Item, Path]]:
             path = row["path"]
             if gen in UNSEEN_GENERATORS:
                 split = Split.test
-            else:  # tensortract2: split by language (file prefix)
-                split = _speaker_split(Path(path).name.split("_")[0], 0.35)
+            else:
+                split = _tt2_split(path)
             iid = "fake__" + path.replace("/", "__").rsplit(".", 1)[0]
             out.append((Item(iid, 1, gen.value, row["speaker"], split.value), data / path))
     return out
@@ -159,6 +168,22 @@ def build(corpus: Corpus, data: Path, plan: CorpusPlan = CorpusPlan(), log=print
     log(f"shared items: {len(corpus.items)}")
     _build_tts(corpus, plan, log)
     _build_resynth(corpus, data, reals, plan, log)
+    _build_fsdd_concat(corpus, reals, log)
+
+
+def _build_fsdd_concat(corpus: Corpus, reals, log) -> None:
+    """Single digits are often under 0.5 s after trimming: join FSDD_DIGITS_PER_ITEM of a speaker."""
+    by_spk: dict[str, list] = {}
+    for it, p in reals:
+        if it.kind == "fsdd-8k":
+            by_spk.setdefault(it.speaker, []).append((it, p))
+    for spk, rows in sorted(by_spk.items()):
+        for k in range(0, len(rows) - FSDD_DIGITS_PER_ITEM + 1, FSDD_DIGITS_PER_ITEM):
+            iid = f"real__fsddcat__{spk}__{k:03d}"
+            if not corpus.has(iid):
+                x = np.concatenate([trim_silence(read_audio(p)) for _, p in rows[k:k + FSDD_DIGITS_PER_ITEM]])
+                corpus.add(Item(iid, 0, "fsdd-8k", spk, rows[k][0].split), x)
+    log("fsdd concatenations: done")
 
 
 def _build_tts(corpus: Corpus, plan: CorpusPlan, log) -> None:
