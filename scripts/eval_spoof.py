@@ -49,11 +49,11 @@ def main() -> None:
     torch.set_num_threads(1)
     t0 = time.time()
     model = load(args.model_dir / "spoof.safetensors", args.model_dir / "spoof.json")
-    cache = args.corpus / f"variants_test_s{args.seed}.pt"
+    cache = args.corpus / f"variants_test_{model.cfg.features}_s{args.seed}.pt"
     if cache.exists():
         variants = torch.load(cache, weights_only=False)
     else:
-        variants = variants_for(Corpus(args.corpus), Split.test, seed=10_000 + args.seed)
+        variants = variants_for(Corpus(args.corpus), Split.test, seed=10_000 + args.seed, kind=model.cfg.features)
         torch.save(variants, cache)
     rows = evaluate(model, variants, channel_group)
     rows += [pooled(model, variants, g, u) for g in ("clean", "tel8k", "other") for u in (False, True)]

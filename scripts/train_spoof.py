@@ -31,17 +31,18 @@ def main() -> None:
     t0 = time.time()
     torch.set_num_threads(1)
     corpus = Corpus(args.corpus)
-    cache = args.corpus / f"variants_train_s{args.seed}.pt"
+    mcfg = SpoofConfig()
+    cache = args.corpus / f"variants_train_{mcfg.features}_s{args.seed}.pt"
     if cache.exists():
         variants = torch.load(cache, weights_only=False)
     else:
-        variants = variants_for(corpus, Split.train, seed=args.seed)
+        variants = variants_for(corpus, Split.train, seed=args.seed, kind=mcfg.features)
         torch.save(variants, cache)
     assert not any(v.item.kind in {g.value for g in UNSEEN_GENERATORS} for v in variants)
     kinds = Counter((v.item.label, v.item.kind) for v in variants)
     print(f"{len(variants)} training variants ({time.time() - t0:.0f} s): {dict(kinds)}", flush=True)
     tcfg = TrainConfig(steps=args.steps, seed=args.seed)
-    mcfg = SpoofConfig(training={"steps": tcfg.steps, "batch": tcfg.batch, "lr": tcfg.lr, "seed": tcfg.seed,
+    mcfg.training = ({"steps": tcfg.steps, "batch": tcfg.batch, "lr": tcfg.lr, "seed": tcfg.seed,
                                  "train_kinds": {f"{'fake' if l else 'real'}/{k}": n for (l, k), n in kinds.items()},
                                  "unseen_generators": [g.value for g in UNSEEN_GENERATORS]})
     model = train(variants, mcfg, tcfg, log=lambda m: print(m, flush=True))

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..audio.features import log_mel, n_video_frames
+from ..audio.features import n_video_frames
 from ..audio.vad import VadBackend, speech_activity
 from ..constants import MEL_HOP, SAMPLE_RATE, VIDEO_FPS
 from ..models import spoof as spoof_model
@@ -60,7 +60,7 @@ def window_starts(n_samples: int, window: int, hop: int) -> list[int]:
 def score_windows(model: spoof_model.SpoofNet, samples: np.ndarray, starts: list[int], window: int,
                   device: str = "cpu") -> np.ndarray:
     """(N,) float32 16 kHz + K window offsets -> (K,) scores 0-100 (batched, one mel pass)."""
-    mel = log_mel(samples)  # (T100, F)
+    mel = spoof_model.features(samples, model.cfg.features)  # (T100, F)
     frames = max(1, min(window, len(samples)) // MEL_HOP)
     idx = torch.as_tensor([s // MEL_HOP for s in starts])[:, None] + torch.arange(frames)[None]
     idx = idx.clamp(max=mel.shape[0] - 1)

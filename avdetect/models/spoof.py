@@ -1,4 +1,4 @@
-"""Spoof (synthetic speech) network: log-mel window -> P(synthetic).
+"""Spoof (synthetic speech) network: log-spectrogram window -> P(synthetic).
 
 A small TDNN (dilated 1-D convolutions over time on the mel bins) with mean+std statistics
 pooling over time, so any window length works. Shipped as models/spoof.safetensors + models/spoof.json.
@@ -6,17 +6,48 @@ pooling over time, so any window length works. Shipped as models/spoof.safetenso
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
-from ..constants import N_MELS
+from ..audio.features import log_mel
+from ..constants import MEL_HOP, MEL_WIN, N_FFT, N_MELS
 
 SPOOF_CONFIG_VERSION = 1
+LOGSPEC_BINS = 128  # linear-frequency bins, 62.5 Hz each (0-8 kHz): fine resolution up high
+LOG_FLOOR = 1e-6
+
+
+class Features(str, enum.Enum):
+    logmel = "logmel"  # 80 mel bands (audio.features.log_mel)
+    logspec = "logspec"  # 128 linear-frequency bands (vocoder artefacts live in the upper band)
+
+
+def feature_dim(kind: str) -> int:
+    return N_MELS if Features(kind) == Features.logmel else LOGSPEC_BINS
+
+
+def log_spec(samples: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """(N,) 16 kHz -> (T, 128) log power in linear 62.5 Hz bands, T = N // 160 + 1 (100 frames/s)."""
+    x = torch.as_tensor(samples, dtype=torch.float32)
+    assert x.ndim == 1, x.shape
+    spec = torch.stft(x, N_FFT, hop_length=MEL_HOP, win_length=MEL_WIN, window=torch.hann_window(MEL_WIN),
+                      center=True, return_complex=True).abs().pow(2)  # (257, T)
+    bands = spec[1:].reshape(LOGSPEC_BINS, (N_FFT // 2) // LOGSPEC_BINS, -1).mean(1)  # (128, T)
+    out = torch.log(bands + LOG_FLOOR).T.contiguous()
+    assert out.shape == (x.shape[0] // MEL_HOP + 1, LOGSPEC_BINS), out.shape
+    return out
+
+
+def features(samples: np.ndarray | torch.Tensor, kind: str) -> torch.Tensor:
+    """(N,) 16 kHz waveform -> (T, feature_dim(kind)) at 100 frames/s."""
+    return log_mel(samples) if Features(kind) == Features.logmel else log_spec(samples)
 
 
 class ConfigError(ValueError):
@@ -26,8 +57,9 @@ class ConfigError(ValueError):
 @dataclass
 class SpoofConfig:
     version: int = SPOOF_CONFIG_VERSION
-    n_mels: int = N_MELS
-    channels: tuple[int, ...] = (96, 96, 96, 96)
+    features: str = Features.logspec.value
+    n_mels: int = LOGSPEC_BINS  # input feature bins (mel or linear, see `features`)
+    channels: tuple[int, ...] = (128, 128, 128, 128)
     embed_dim: int = 64
     dropout: float = 0.2
     window_s: float = 4.0  # s: scoring window
@@ -38,6 +70,7 @@ class SpoofConfig:
 
     def __post_init__(self) -> None:
         self.channels = tuple(self.channels)
+        assert self.n_mels == feature_dim(self.features), (self.features, self.n_mels)
 
     @classmethod
     def tiny(cls) -> "SpoofConfig":
@@ -61,7 +94,7 @@ class _Block(nn.Module):
 
 
 class SpoofNet(nn.Module):
-    """(B, T, n_mels) log-mel -> (B,) logits (positive = synthetic).
+    """(B, T, n_mels) log features -> (B,) logits (positive = synthetic).
 
     A TDNN-style stack (frequency bins as channels, dilated convolutions over time; the first
     layer has stride 2) followed by mean+std statistics pooling: cheap enough for 2 CPU cores.

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..audio.channels import TELEPHONE_CHANNELS, Channel, add_noise, apply_channel, normalize_peak
-from ..audio.features import log_mel
+from ..models.spoof import features
 from ..constants import MEL_FPS, SAMPLE_RATE
 from .corpus import Corpus, Item
 
@@ -27,7 +27,7 @@ CROP_FRAMES = int(CROP_S * MEL_FPS)
 class Variant:
     item: Item
     channel: str  # Channel value or "noisy"
-    mel: torch.Tensor  # (T, N_MELS) log-mel of the whole item
+    mel: torch.Tensor  # (T, F) spoof features (models.spoof.features) of the whole item
 
 
 def make_variant(x: np.ndarray, channel: str, seed: int) -> np.ndarray:
@@ -51,20 +51,20 @@ def variant_channels(seed: int, telephone: bool = True) -> list[str]:
     return out
 
 
-def _variants_of(args: tuple[np.ndarray, Item, int, list[str] | None]) -> list[Variant]:
-    x, item, seed, channels = args
+def _variants_of(args: tuple[np.ndarray, Item, int, list[str] | None, str]) -> list[Variant]:
+    x, item, seed, channels, kind = args
     torch.set_num_threads(1)
     out = []
     for j, ch in enumerate(channels or variant_channels(seed)):
         y = make_variant(x, ch, seed * 7 + j)
-        out.append(Variant(item, ch, log_mel(y).to(torch.float16)))
+        out.append(Variant(item, ch, features(y, kind).to(torch.float16)))
     return out
 
 
-def build_variants(corpus: Corpus, items: list[Item], seed: int, workers: int = 2,
+def build_variants(corpus: Corpus, items: list[Item], seed: int, kind: str, workers: int = 2,
                    channels: list[str] | None = None) -> list[Variant]:
     """All variants of `items` (channel recipe per item, or the fixed `channels` list)."""
-    jobs = [(corpus.audio(it.id), it, seed + k, channels) for k, it in enumerate(items)]
+    jobs = [(corpus.audio(it.id), it, seed + k, channels, kind) for k, it in enumerate(items)]
     with ProcessPoolExecutor(workers) as pool:
         return [v for vs in pool.map(_variants_of, jobs, chunksize=8) for v in vs]
 

@@ -19,7 +19,7 @@ from .spoof_data import Variant, build_variants, random_crop, spec_augment
 
 @dataclass
 class TrainConfig:
-    steps: int = 1200
+    steps: int = 1600
     batch: int = 32
     lr: float = 2e-3
     weight_decay: float = 1e-3
@@ -28,10 +28,15 @@ class TrainConfig:
 
 
 def sample_weights(variants: list[Variant]) -> np.ndarray:
-    """(V,) probabilities: classes 50/50, and within a class each kind (generator/corpus) equal."""
+    """(V,) probabilities: classes 50/50; within a class a kind (generator/corpus) with n variants
+    gets weight sqrt(n), so small corpora are not drowned out nor over-repeated."""
     kinds = Counter((v.item.label, v.item.kind) for v in variants)
-    n_kinds = Counter(lab for lab, _ in kinds)
-    w = np.array([1.0 / (kinds[(v.item.label, v.item.kind)] * n_kinds[v.item.label]) for v in variants])
+    mass = {k: np.sqrt(n) for k, n in kinds.items()}
+    class_mass = Counter()
+    for (lab, _), m in mass.items():
+        class_mass[lab] += m
+    w = np.array([mass[(v.item.label, v.item.kind)] / kinds[(v.item.label, v.item.kind)] / class_mass[v.item.label]
+                  for v in variants])
     return w / w.sum()
 
 
@@ -92,5 +97,6 @@ def split_items(corpus: Corpus, split: Split) -> list[Item]:
     return sorted((it for it in corpus.items.values() if it.split == split.value), key=lambda it: it.id)
 
 
-def variants_for(corpus: Corpus, split: Split, seed: int, channels: list[str] | None = None) -> list[Variant]:
-    return build_variants(corpus, split_items(corpus, split), seed, channels=channels)
+def variants_for(corpus: Corpus, split: Split, seed: int, kind: str,
+                 channels: list[str] | None = None) -> list[Variant]:
+    return build_variants(corpus, split_items(corpus, split), seed, kind, channels=channels)
