@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from avdetect.models.spoof import SpoofConfig, save
+from avdetect.models.spoof import Features, SpoofConfig, feature_dim, save
 from avdetect.training.corpus import UNSEEN_GENERATORS, Corpus, Split
 from avdetect.training.train_spoof import TrainConfig, train, variants_for
 
@@ -27,11 +27,12 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "models")
     ap.add_argument("--steps", type=int, default=TrainConfig.steps)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--features", choices=[f.value for f in Features], default=Features.logspec.value)
     args = ap.parse_args()
     t0 = time.time()
     torch.set_num_threads(1)
     corpus = Corpus(args.corpus)
-    mcfg = SpoofConfig()
+    mcfg = SpoofConfig(features=args.features, n_mels=feature_dim(args.features))
     cache = args.corpus / f"variants_train_{mcfg.features}_s{args.seed}.pt"
     if cache.exists():
         variants = torch.load(cache, weights_only=False)
