@@ -1,0 +1,130 @@
+"""Synthetic-speech check: windowed spoof-model scores -> per-segment timeline and clip score.
+
+Windows of SpoofConfig.window_s (4 s) every hop_s (1 s) over the 16 kHz waveform; a window is
+judged when at least MIN_WINDOW_SPEECH_FRACTION of it is speech. The clip score is the mean of
+the judged windows' scores. Score = 100 * P(synthetic).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..audio.features import n_video_frames
+from ..audio.vad import VadBackend, speech_activity
+from ..constants import MEL_HOP, SAMPLE_RATE, VIDEO_FPS
+from ..models import spoof as spoof_model
+from .base import CheckResult, Segment, Status
+
+MODEL_DIR = Path(__file__).resolve().parents[2] / "models"
+MIN_SPEECH_S = 1.0  # s of detected speech needed to judge a clip at all
+MIN_WINDOW_SPEECH_FRACTION = 0.3
+BATCH_WINDOWS = 64  # windows per forward pass (bounded memory on long calls)
+REPORT_THRESHOLD = 50.0  # default; the shipped config may calibrate its own
+
+
+def model_paths() -> tuple[Path, Path]:
+    """models/spoof.safetensors + models/spoof.json ($AVDETECT_MODEL_DIR overrides the folder)."""
+    d = Path(os.environ.get("AVDETECT_MODEL_DIR", MODEL_DIR))
+    return d / "spoof.safetensors", d / "spoof.json"
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_model(weights: str, config: str, device: str) -> spoof_model.SpoofNet:
+    return spoof_model.load(Path(weights), Path(config), device)
+
+
+def get_model(device: str = "cpu") -> spoof_model.SpoofNet:
+    """The shipped spoof model, loaded (and verified) once per process and device."""
+    weights, config = model_paths()
+    if not weights.exists() or not config.exists():
+        raise FileNotFoundError(f"spoof model not found ({weights}); reinstall avdetect or set AVDETECT_MODEL_DIR")
+    return _cached_model(str(weights), str(config), device)
+
+
+def window_starts(n_samples: int, window: int, hop: int) -> list[int]:
+    """Sample offsets of windows covering n_samples; the last window ends at the clip end."""
+    if n_samples <= window:
+        return [0]
+    starts = list(range(0, n_samples - window + 1, hop))
+    if starts[-1] + window < n_samples:
+        starts.append(n_samples - window)
+    return starts
+
+
+@torch.no_grad()
+def score_windows(model: spoof_model.SpoofNet, samples: np.ndarray, starts: list[int], window: int,
+                  device: str = "cpu") -> np.ndarray:
+    """(N,) float32 16 kHz + K window offsets -> (K,) scores 0-100 (batched, one mel pass)."""
+    mel = spoof_model.features(samples, model.cfg.features)  # (T100, F)
+    frames = max(1, min(window, len(samples)) // MEL_HOP)
+    idx = torch.as_tensor([s // MEL_HOP for s in starts])[:, None] + torch.arange(frames)[None]
+    idx = idx.clamp(max=mel.shape[0] - 1)
+    out = []
+    for b in range(0, len(starts), BATCH_WINDOWS):
+        batch = mel[idx[b:b + BATCH_WINDOWS]].to(device)  # (B, frames, F)
+        out.append(torch.sigmoid(model(batch)).cpu())
+    scores = (100.0 * torch.cat(out)).numpy().astype(np.float64)
+    assert scores.shape == (len(starts),), scores.shape
+    return scores
+
+
+def fmt_time(t: float) -> str:
+    m, s = divmod(int(round(t)), 60)
+    return f"{m // 60:02d}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m:02d}:{s:02d}"
+
+
+def _reasons(segments: list[Segment], threshold: float) -> list[str]:
+    """Merge overlapping windows over threshold into spans; one sentence per span."""
+    spans: list[list[float]] = []
+    for s in segments:
+        if s.score < threshold:
+            continue
+        if spans and s.start_s <= spans[-1][1]:
+            spans[-1][1] = s.end_s
+            spans[-1][2] = max(spans[-1][2], s.score)
+        else:
+            spans.append([s.start_s, s.end_s, s.score])
+    return [f"synthetic voice from {fmt_time(a)} to {fmt_time(b)} (score {sc:.0f})" for a, b, sc in spans]
+
+
+def check_synthetic_speech(samples: np.ndarray, speech: np.ndarray | None, device: str = "cpu",
+                           model: spoof_model.SpoofNet | None = None) -> CheckResult:
+    """samples (N,) float32 16 kHz, speech (T25,) bool per 40 ms (None: webrtc VAD) -> CheckResult.
+
+    score/segments: 0-100, higher = more likely synthetic; fields: n_windows, threshold.
+    """
+    assert samples.ndim == 1 and samples.dtype == np.float32, (samples.shape, samples.dtype)
+    if speech is None:
+        speech = speech_activity(samples, VadBackend.webrtc)
+    assert speech.ndim == 1 and len(speech) == n_video_frames(len(samples)), (speech.shape, len(samples))
+    speech_s = float(speech.sum()) / VIDEO_FPS
+    if speech_s == 0:
+        return CheckResult.not_applicable("no speech")
+    if speech_s < MIN_SPEECH_S:
+        return CheckResult.not_applicable(f"too short: {speech_s:.1f} s of speech, need {MIN_SPEECH_S:.0f} s")
+    model = model or get_model(device)
+    cfg = model.cfg
+    window, hop = int(cfg.window_s * SAMPLE_RATE), int(cfg.hop_s * SAMPLE_RATE)
+    starts = [s for s in window_starts(len(samples), window, hop)
+              if _speech_fraction(speech, s, min(window, len(samples))) >= MIN_WINDOW_SPEECH_FRACTION]
+    if not starts:
+        return CheckResult.not_applicable("too short: no window with enough speech")
+    scores = score_windows(model, samples, starts, window, device)
+    segs = [Segment(s / SAMPLE_RATE, min(s + window, len(samples)) / SAMPLE_RATE, float(sc))
+            for s, sc in zip(starts, scores)]
+    threshold = float(cfg.threshold)
+    clip = float(np.mean(scores))
+    reasons = _reasons(segs, threshold) if clip >= threshold or scores.max() >= threshold else []
+    return CheckResult(Status.ok, clip, None, segs, fields={"threshold": threshold, "n_windows": len(segs)},
+                       reasons=reasons)
+
+
+def _speech_fraction(speech: np.ndarray, start: int, length: int) -> float:
+    per_frame = SAMPLE_RATE // VIDEO_FPS
+    a, b = start // per_frame, max(start // per_frame + 1, (start + length) // per_frame)
+    return float(speech[a:b].mean()) if b > a else 0.0

@@ -1,0 +1,1 @@
+"""Neural networks and their config dataclasses (models receive tensors, never paths)."""

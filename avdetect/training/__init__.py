@@ -1,0 +1,1 @@
+"""Corpus building, augmentation, training loops and metrics (not needed at scan time)."""

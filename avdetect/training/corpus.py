@@ -1,0 +1,217 @@
+"""The spoof corpus: real speech from shared/data, fakes generated into a git-ignored cache.
+
+Splits are by speaker (real) and by generator (fake): generators in UNSEEN_GENERATORS never
+appear in training. An Item is one utterance; its waveform is cached as
+cache/spoof/audio/<id>.npy ((N,) float32 16 kHz, silence-trimmed, peak-normalised).
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from ..audio.channels import normalize_peak, resample
+from ..audio.vad import VadBackend, speech_activity
+from ..constants import AUDIO_SAMPLES_PER_FRAME, SAMPLE_RATE
+from . import generators as G
+from .text import sentences
+
+UNSEEN_GENERATORS = (G.Generator.piper, G.Generator.vstts)
+TRIM_MARGIN_S = 0.1  # s of context kept around the first/last speech frame
+MAX_ITEM_S = 8.0  # s: longer utterances are cut (LibriSpeech clips are 8 s already)
+RESYNTH_SOURCE_S = 4.0  # s of real speech fed to each resynthesis generator
+FSDD_TEST_SPEAKERS = ("fsdd-theo", "fsdd-yweweler")  # 2 of the 6 digit speakers are test only
+TT2_TEST_PREFIX = "lttsr"  # tensortract2: the LibriTTS-R utterances (real and fake) are test only
+FSDD_DIGITS_PER_ITEM = 4  # digits (~0.4 s each) concatenated into one ~2 s real item
+
+
+class Split(str, enum.Enum):
+    train = "train"
+    test = "test"
+
+
+@dataclass
+class Item:
+    id: str
+    label: int  # 1 = fake, 0 = real
+    kind: str  # generator name for fakes, corpus kind for reals
+    speaker: str
+    split: str
+
+
+def _speaker_split(speaker: str, test_fraction: float) -> Split:
+    h = int(hashlib.sha1(speaker.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return Split.test if h < test_fraction else Split.train
+
+
+def read_audio(path: str | os.PathLike) -> np.ndarray:
+    """Any sound file -> (N,) float32 16 kHz mono."""
+    x, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    return resample(x.mean(1), rate, SAMPLE_RATE)
+
+
+def trim_silence(x: np.ndarray) -> np.ndarray:
+    """(N,) -> (M,) cut to the first..last speech frame (+margin), so silence cannot be a cue."""
+    speech = speech_activity(x.astype(np.float32), VadBackend.energy)
+    idx = np.flatnonzero(speech)
+    if len(idx) == 0:
+        return x[:0]
+    margin = int(TRIM_MARGIN_S * SAMPLE_RATE)
+    a = max(0, idx[0] * AUDIO_SAMPLES_PER_FRAME - margin)
+    b = min(len(x), (idx[-1] + 1) * AUDIO_SAMPLES_PER_FRAME + margin)
+    return x[a:b]
+
+
+def real_items(data: Path) -> list[tuple[Item, Path]]:
+    """Real utterances from the manifest with a speaker-disjoint split."""
+    out = []
+    with open(data / "manifest.csv") as f:
+        for row in csv.DictReader(f):
+            if row["modality"] != "audio" or row["label"] != "real":
+                continue
+            kind, spk, path = row["kind"], row["speaker"], row["path"]
+            if kind == "prompt":  # VS-TTS prompts: the matched real class of an unseen generator
+                split = Split.test
+            elif kind == "ground-truth":  # tensortract2 ground truth: same split as its fakes
+                split = _tt2_split(path)
+            elif kind == "fsdd-8k":
+                split = Split.test if spk in FSDD_TEST_SPEAKERS else Split.train
+            elif "test-other" in path or "/librispeech/" in path and _is_test_other(data, spk):
+                split = Split.test
+            else:
+                split = _speaker_split(f"{kind}/{spk}", 0.25)
+            iid = "real__" + path.replace("/", "__").rsplit(".", 1)[0]
+            out.append((Item(iid, 0, kind, spk, split.value), data / path))
+    return out
+
+
+def _tt2_split(path: str) -> Split:
+    return Split.test if Path(path).name.startswith(TT2_TEST_PREFIX) else Split.train
+
+
+def _is_test_other(data: Path, speaker: str) -> bool:
+    return len(list((data / "speech" / "librispeech" / speaker.split("-")[-1]).glob("*.flac"))) > 1
+
+
+def shared_fake_items(data: Path) -> list[tuple[Item, Path]]:
+    out = []
+    with open(data / "manifest.csv") as f:
+        for row in csv.DictReader(f):
+            if row["modality"] != "audio" or row["label"] != "fake":
+                continue
+            gen = G.Generator.vstts if row["kind"] == "vs-tts" else G.Generator.tensortract2
+            path = row["path"]
+            if gen in UNSEEN_GENERATORS:
+                split = Split.test
+            else:
+                split = _tt2_split(path)
+            iid = "fake__" + path.replace("/", "__").rsplit(".", 1)[0]
+            out.append((Item(iid, 1, gen.value, row["speaker"], split.value), data / path))
+    return out
+
+
+@dataclass(frozen=True)
+class CorpusPlan:
+    """How many fakes of each generator to make (per split)."""
+
+    tts_train: int = 120
+    tts_test: int = 40
+    piper_test: int = 60
+    resynth_train: int = 45
+    resynth_test: int = 20
+    seed: int = 1234
+
+
+class Corpus:
+    """Cached items under root (cache/spoof): index.jsonl + audio/<id>.npy."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        (self.root / "audio").mkdir(parents=True, exist_ok=True)
+        self.index_path = self.root / "index.jsonl"
+        self.items: dict[str, Item] = {}
+        if self.index_path.exists():
+            for line in self.index_path.read_text().splitlines():
+                it = Item(**json.loads(line))
+                self.items[it.id] = it
+
+    def has(self, iid: str) -> bool:
+        return iid in self.items
+
+    def add(self, item: Item, x: np.ndarray) -> None:
+        x = normalize_peak(trim_silence(x[: int(MAX_ITEM_S * SAMPLE_RATE)].astype(np.float32)))
+        if len(x) < SAMPLE_RATE // 2:  # under 0.5 s of speech: useless
+            return
+        np.save(self.root / "audio" / f"{item.id}.npy", x)
+        self.items[item.id] = item
+        with open(self.index_path, "a") as f:
+            f.write(json.dumps(asdict(item)) + "\n")
+
+    def audio(self, iid: str) -> np.ndarray:
+        return np.load(self.root / "audio" / f"{iid}.npy")
+
+
+def build(corpus: Corpus, data: Path, plan: CorpusPlan = CorpusPlan(), log=print) -> None:
+    """Fill the corpus (resumable: existing ids are skipped)."""
+    reals = real_items(data)
+    for item, path in reals + shared_fake_items(data):
+        if not corpus.has(item.id):
+            corpus.add(item, read_audio(path))
+    log(f"shared items: {len(corpus.items)}")
+    _build_tts(corpus, plan, log)
+    _build_resynth(corpus, data, reals, plan, log)
+    _build_fsdd_concat(corpus, reals, log)
+
+
+def _build_fsdd_concat(corpus: Corpus, reals, log) -> None:
+    """Single digits are often under 0.5 s after trimming: join FSDD_DIGITS_PER_ITEM of a speaker."""
+    by_spk: dict[str, list] = {}
+    for it, p in reals:
+        if it.kind == "fsdd-8k":
+            by_spk.setdefault(it.speaker, []).append((it, p))
+    for spk, rows in sorted(by_spk.items()):
+        for k in range(0, len(rows) - FSDD_DIGITS_PER_ITEM + 1, FSDD_DIGITS_PER_ITEM):
+            iid = f"real__fsddcat__{spk}__{k:03d}"
+            if not corpus.has(iid):
+                x = np.concatenate([trim_silence(read_audio(p)) for _, p in rows[k:k + FSDD_DIGITS_PER_ITEM]])
+                corpus.add(Item(iid, 0, "fsdd-8k", spk, rows[k][0].split), x)
+    log("fsdd concatenations: done")
+
+
+def _build_tts(corpus: Corpus, plan: CorpusPlan, log) -> None:
+    for gi, (gen, fn) in enumerate(G.TTS_FUNCS.items()):
+        counts = {Split.test: plan.piper_test} if gen in UNSEEN_GENERATORS else \
+            {Split.train: plan.tts_train, Split.test: plan.tts_test}
+        for split, n in counts.items():
+            # train and test use disjoint voice variants and text seeds where the engine has several
+            texts = sentences(n, plan.seed + 100 * gi + (split == Split.test))
+            for i, text in enumerate(texts):
+                variant = 2 * i + (split == Split.test)
+                iid = f"fake__{gen.value}__{split.value}__{i:04d}"
+                if not corpus.has(iid):
+                    corpus.add(Item(iid, 1, gen.value, f"{gen.value}-{variant % 12}", split.value),
+                               fn(text, variant, plan.seed + i))
+        log(f"{gen.value}: done")
+
+
+def _build_resynth(corpus: Corpus, data: Path, reals, plan: CorpusPlan, log) -> None:
+    libri = [(it, p) for it, p in reals if it.kind == "librispeech"]
+    rng = np.random.default_rng(plan.seed)
+    for gen, fn in G.RESYNTH_FUNCS.items():
+        for split, n in ((Split.train, plan.resynth_train), (Split.test, plan.resynth_test)):
+            pool = [(it, p) for it, p in libri if it.split == split.value]
+            for i in rng.permutation(len(pool))[:n]:
+                src, path = pool[i]
+                iid = f"fake__{gen.value}__{src.id}"
+                if not corpus.has(iid):
+                    x = trim_silence(read_audio(path))[: int(RESYNTH_SOURCE_S * SAMPLE_RATE)]
+                    corpus.add(Item(iid, 1, gen.value, src.speaker, split.value), fn(x, int(i)))
+        log(f"{gen.value}: done")

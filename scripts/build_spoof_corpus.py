@@ -1,0 +1,32 @@
+"""Build the spoof training/eval corpus into cache/spoof (resumable).
+
+Usage: PYTHONPATH=. python scripts/build_spoof_corpus.py [--data ../shared/data] [--out cache/spoof]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from avdetect.training.corpus import Corpus, build
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--out", type=Path, default=ROOT / "cache" / "spoof")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    t0 = time.time()
+    corpus = Corpus(args.out)
+    build(corpus, args.data, log=lambda m: print(f"[{time.time() - t0:6.0f} s] {m}", flush=True))
+    print(f"{len(corpus.items)} items in {args.out} ({time.time() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

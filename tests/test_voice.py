@@ -1,0 +1,220 @@
+"""Fast tests of the voice branch on audio generated at run time (tiny random spoof model)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from avdetect.audio.channels import TELEPHONE_CHANNELS, Channel, apply_channel
+from avdetect.audio.features import n_video_frames
+from avdetect.checks.base import Status
+from avdetect.checks.synthetic_speech import _reasons, check_synthetic_speech, fmt_time, window_starts
+from avdetect.checks.base import Segment
+from avdetect.constants import SAMPLE_RATE
+from avdetect.models import spoof
+from avdetect.training.metrics import eer, roc_auc
+
+SR = SAMPLE_RATE
+
+
+def voiced(seconds: float, f0: float = 120.0, seed: int = 0) -> np.ndarray:
+    """(N,) speech-like float32: harmonic series with syllable-rate amplitude modulation + noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    f = f0 * (1 + 0.05 * np.sin(2 * np.pi * 0.7 * t))
+    phase = 2 * np.pi * np.cumsum(f) / SR
+    x = sum(np.sin(k * phase) / k for k in range(1, 20))
+    env = 0.5 * (1 + np.sin(2 * np.pi * 4 * t)) ** 2
+    return (0.2 * x * env / 4 + 0.003 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def band_energy_db(x: np.ndarray, lo: float, hi: float) -> float:
+    spec = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / SR)
+    return float(10 * np.log10(spec[(f >= lo) & (f < hi)].sum() + 1e-12))
+
+
+# ---- channels -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("channel", list(Channel))
+def test_channel_keeps_length_and_level(channel):
+    x = voiced(1.0)
+    y = apply_channel(x, channel)
+    assert y.dtype == np.float32 and np.isfinite(y).all()
+    assert abs(len(y) - len(x)) < 0.1 * SR, (len(x), len(y))
+    assert 0.2 < np.std(y) / np.std(x) < 5
+
+
+@pytest.mark.parametrize("channel", TELEPHONE_CHANNELS)
+def test_telephone_removes_the_upper_band(channel):
+    x = voiced(1.0, f0=150)
+    y = apply_channel(x, channel)
+    drop = band_energy_db(x, 4500, 8000) - band_energy_db(y[: len(x)], 4500, 8000)
+    assert drop > 25, drop
+
+
+# ---- metrics --------------------------------------------------------------------------------
+
+def test_metrics_separated_and_overlapping():
+    rng = np.random.default_rng(0)
+    neg, pos = rng.normal(0, 1, 500), rng.normal(3, 1, 500)
+    assert roc_auc(neg, pos) > 0.95 and eer(neg, pos)[0] < 0.1
+    assert abs(roc_auc(neg, neg + 0) - 0.5) < 1e-9
+    assert eer(np.zeros(3), np.ones(3))[0] == 0.0
+    assert abs(eer(rng.normal(0, 1, 2000), rng.normal(0, 1, 2000))[0] - 0.5) < 0.05
+
+
+# ---- spoof model ----------------------------------------------------------------------------
+
+def test_spoof_net_shapes_any_length():
+    model = spoof.SpoofNet(spoof.SpoofConfig.tiny()).eval()
+    for t in (50, 400, 1000):
+        assert model(torch.randn(3, t, spoof.SpoofConfig().n_mels)).shape == (3,)
+
+
+def test_spoof_save_load_checks_version_and_sha(tmp_path):
+    torch.manual_seed(0)
+    model = spoof.SpoofNet(spoof.SpoofConfig.tiny()).eval()
+    w, c = tmp_path / "m.safetensors", tmp_path / "m.json"
+    spoof.save(model, w, c)
+    again = spoof.load(w, c)
+    x = torch.randn(2, 100, model.cfg.n_mels)
+    assert torch.allclose(model(x), again(x))
+    raw = json.loads(c.read_text())
+    c.write_text(json.dumps({**raw, "version": 999}))
+    with pytest.raises(spoof.ConfigError, match="version"):
+        spoof.load(w, c)
+    c.write_text(json.dumps(raw))
+    w.write_bytes(w.read_bytes()[:-4] + b"\0\0\0\0")
+    with pytest.raises(spoof.ConfigError, match="sha256"):
+        spoof.load(w, c)
+
+
+# ---- synthetic-speech check -----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    torch.manual_seed(1)
+    return spoof.SpoofNet(spoof.SpoofConfig.tiny()).eval()
+
+
+def test_window_starts_cover_the_clip():
+    w, h = 4 * SR, SR
+    assert window_starts(3 * SR, w, h) == [0]
+    s = window_starts(10 * SR + 123, w, h)
+    assert s[0] == 0 and s[-1] + w == 10 * SR + 123 and all(b - a <= h for a, b in zip(s, s[1:]))
+
+
+def test_check_timeline_on_long_call(tiny_model):
+    x = voiced(12.0)
+    speech = np.ones(n_video_frames(len(x)), bool)
+    res = check_synthetic_speech(x, speech, model=tiny_model)
+    assert res.status == Status.ok and 0 <= res.score <= 100
+    assert len(res.segments) == len(window_starts(len(x), 4 * SR, SR)) == 9
+    assert res.segments[-1].end_s == pytest.approx(12.0)
+    assert res.score == pytest.approx(np.mean([s.score for s in res.segments]))
+    j = res.to_json()
+    assert j["status"] == "ok" and len(j["segments"]) == 9
+
+
+def test_check_skips_silent_windows(tiny_model):
+    x = np.concatenate([voiced(5.0), np.zeros(10 * SR, np.float32)])
+    speech = np.zeros(n_video_frames(len(x)), bool)
+    speech[: 5 * 25] = True
+    res = check_synthetic_speech(x, speech, model=tiny_model)
+    assert res.status == Status.ok
+    assert max(s.start_s for s in res.segments) < 5.0
+
+
+def test_check_not_applicable(tiny_model):
+    silence = np.zeros(5 * SR, np.float32)
+    res = check_synthetic_speech(silence, np.zeros(n_video_frames(len(silence)), bool), model=tiny_model)
+    assert res.status == Status.not_applicable and res.reason == "no speech"
+    short = voiced(0.6)
+    res = check_synthetic_speech(short, np.ones(n_video_frames(len(short)), bool), model=tiny_model)
+    assert res.status == Status.not_applicable and res.reason.startswith("too short")
+
+
+def test_check_with_vad_on_8k_telephone_input(tiny_model):
+    x = apply_channel(voiced(6.0), Channel.tel_amr)
+    res = check_synthetic_speech(x, None, model=tiny_model)  # webrtc VAD inside
+    assert res.status in (Status.ok, Status.not_applicable)
+
+
+def test_reasons_merge_overlapping_windows():
+    segs = [Segment(0, 4, 90), Segment(1, 5, 95), Segment(2, 6, 10), Segment(8, 12, 70)]
+    assert _reasons(segs, 50) == ["synthetic voice from 00:00 to 00:05 (score 95)",
+                                  "synthetic voice from 00:08 to 00:12 (score 70)"]
+    assert _reasons(segs, 99) == []
+    assert fmt_time(3725) == "01:02:05"
+
+
+# ---- voices and the speaker check -----------------------------------------------------------
+
+def espeak(text: str, voice: str) -> np.ndarray:
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    from avdetect.training.generators import _run_to_wav
+
+    return _run_to_wav(["espeak-ng", "-v", voice, "-w", "{out}", text])
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("AVDETECT_HOME", str(tmp_path))
+    return tmp_path
+
+
+def test_enroll_refuses_too_little_speech(home):
+    from avdetect import voices
+    from avdetect.io import AudioClip
+
+    with pytest.raises(voices.VoiceError, match="not enough speech"):
+        voices.enroll("alice", [AudioClip(espeak("Hello there.", "en-us"))])
+    with pytest.raises(voices.VoiceError, match="invalid voice name"):
+        voices.enroll("../etc", [AudioClip(espeak("Hello there.", "en-us"))])
+    assert voices.list_voices() == []
+
+
+def test_enroll_check_list_remove(home):
+    from avdetect import voices
+    from avdetect.checks.speaker import check_speaker
+    from avdetect.io import AudioClip
+    from avdetect.training.text import SENTENCES
+
+    text = " ".join(SENTENCES[:5])
+    p = voices.enroll("bob", [AudioClip(espeak(text, "en-us+m1"))])
+    assert p.speech_s >= 5 and (home / "voices" / "bob.npz").exists()
+    assert [v.name for v in voices.list_voices()] == ["bob"]
+    same = espeak(" ".join(SENTENCES[10:13]), "en-us+m1")
+    res = check_speaker(same, None, "bob")
+    assert res.status == Status.ok and set(res.fields) >= {"claimed", "similarity", "match", "threshold"}
+    assert res.segments and all("similarity" in s.extra for s in res.segments)
+    noise = np.random.default_rng(0).normal(0, 0.1, 6 * SR).astype(np.float32)
+    other = check_speaker(noise, np.ones(n_video_frames(len(noise)), bool), "bob")
+    assert other.fields["similarity"] < res.fields["similarity"]
+    with pytest.raises(voices.VoiceError, match="no enrolled voice"):
+        check_speaker(same, None, "carol")
+    voices.remove("bob")
+    assert voices.list_voices() == []
+
+
+def test_cli_voice_commands_one_line_errors(home):
+    import typer
+    from typer.testing import CliRunner
+
+    from avdetect.cli_voice import register
+
+    app = typer.Typer()
+    register(app)
+    runner = CliRunner()
+    r = runner.invoke(app, ["voices", "list"])
+    assert r.exit_code == 0 and "no voices enrolled" in r.output
+    r = runner.invoke(app, ["enroll", "dave", str(home / "missing.wav")])
+    assert r.exit_code == 1 and "no such file" in r.output and "Traceback" not in r.output
+    r = runner.invoke(app, ["voices", "remove", "dave"])
+    assert r.exit_code == 1 and r.output.strip().count("\n") == 0
