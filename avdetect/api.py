@@ -11,8 +11,11 @@ from . import io
 from .audio.vad import VadBackend
 from .checks.base import CheckResult, Status
 from .checks.lip_sync import check_lip_sync
+from .checks.speaker import check_speaker
+from .checks.synthetic_speech import check_synthetic_speech
 from .features import ClipFeatures, extract
 from .report import build_report, error_report
+from .voices import VoiceError
 
 
 class Device(str, enum.Enum):
@@ -36,8 +39,9 @@ def resolve_device(device: Device | str) -> str:
 @dataclass
 class ScanOptions:
     device: str = "cpu"
-    vad: VadBackend = VadBackend.silero
+    vad: VadBackend | None = None  # None: silero for video, webrtc for audio-only
     max_duration_s: float | None = None
+    claimed: str | None = None  # enrolled voice the speaker should be
 
 
 def run_checks(feats: ClipFeatures, options: ScanOptions) -> dict[str, CheckResult]:
@@ -48,11 +52,22 @@ def run_checks(feats: ClipFeatures, options: ScanOptions) -> dict[str, CheckResu
         feats.envelope, feats.speech, feats.info.has_video, feats.audio is not None)
     if m is not None and lip.status == Status.ok:
         lip.fields["faces"] = m.n_tracks
-    return {
-        "lip_sync": lip,
-        "synthetic_speech": CheckResult.not_applicable("no synthetic-speech model installed yet"),
-        "speaker": CheckResult.not_applicable("no claimed identity (use --claimed NAME)"),
-    }
+    return {"lip_sync": lip, **voice_checks(feats, options)}
+
+
+def voice_checks(feats: ClipFeatures, options: ScanOptions) -> dict[str, CheckResult]:
+    """synthetic_speech and speaker on the audio track (any file with audio)."""
+    audio = feats.audio
+    if audio is None or len(audio.samples) == 0 or feats.speech is None:
+        why = "no audio track" if audio is None else "audio track is empty"
+        return {"synthetic_speech": CheckResult.not_applicable(why),
+                "speaker": CheckResult.not_applicable(why, claimed=options.claimed)}
+    synthetic = check_synthetic_speech(audio.samples, feats.speech, options.device)
+    if options.claimed:
+        speaker = check_speaker(audio.samples, feats.speech, options.claimed, options.device)
+    else:
+        speaker = CheckResult.not_applicable("no claimed identity (use --claimed NAME)")
+    return {"synthetic_speech": synthetic, "speaker": speaker}
 
 
 def scan(path: str | os.PathLike, options: ScanOptions | None = None) -> dict[str, Any]:
@@ -63,7 +78,7 @@ def scan(path: str | os.PathLike, options: ScanOptions | None = None) -> dict[st
         feats = extract(name, vad=options.vad, max_duration_s=options.max_duration_s)
         checks = run_checks(feats, options)
         return build_report(name, feats.duration_s, checks, feats.warnings)
-    except io.MediaError as e:
+    except (io.MediaError, VoiceError) as e:
         return error_report(name, str(e))
     except MemoryError:
         return error_report(name, f"{name}: out of memory (try --max-duration)")

@@ -11,6 +11,7 @@ from typing import List, Optional
 import typer
 
 from . import __version__
+from .cli_voice import register as register_voice_commands
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Detect audio-visual deepfakes: lip-sync forgeries and synthetic voices.")
@@ -46,6 +47,28 @@ def _emit(reports: list[dict], fmt: Format, out: Optional[Path]) -> None:
         typer.echo(text)
 
 
+def _scan_options(device: str, max_duration: Optional[float], claimed: Optional[str]):
+    """Validate the shared options up front; a bad one is a one-line error and exit 2."""
+    from .api import Device, ScanOptions, resolve_device
+    from .io import MediaError
+    from .voices import VoiceError, load
+
+    try:
+        try:
+            dev = resolve_device(Device(device))
+        except ValueError:
+            raise MediaError(f"--device must be auto, cpu or cuda, not {device!r}") from None
+        if claimed:
+            load(claimed)  # unknown names fail here, not once per file
+    except (MediaError, VoiceError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
+    return ScanOptions(device=dev, max_duration_s=max_duration, claimed=claimed)
+
+
+CLAIMED_HELP = "Check the voice against this enrolled person (see `avdetect enroll`)."
+
+
 @app.command()
 def scan(
     files: List[Path] = typer.Argument(..., help="Media files (video or audio)."),
@@ -54,18 +77,12 @@ def scan(
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
     max_duration: Optional[float] = typer.Option(None, "--max-duration", help="Analyse at most this many seconds."),
     html: Optional[Path] = typer.Option(None, "--html", help="Write an HTML report here (a folder for several files)."),
+    claimed: Optional[str] = typer.Option(None, "--claimed", help=CLAIMED_HELP),
 ) -> None:
     """Scan recordings; print one JSON report per file (exit 1 if any file failed)."""
-    from .api import Device, ScanOptions, resolve_device, scan as scan_file
-    from .io import MediaError
+    from .api import scan as scan_file
 
-    try:
-        dev = resolve_device(Device(device))
-    except (ValueError, MediaError) as e:
-        typer.echo(f"error: {e if isinstance(e, MediaError) else f'--device must be auto, cpu or cuda, not {device!r}'}",
-                   err=True)
-        raise typer.Exit(2)
-    options = ScanOptions(device=dev, max_duration_s=max_duration)
+    options = _scan_options(device, max_duration, claimed)
     reports = []
     for f in files:
         r = scan_file(f, options)
@@ -93,20 +110,20 @@ def batch(
     engine: str = typer.Option("local", "--engine", help="local | ray"),
     force: bool = typer.Option(False, "--force", help="Redo files that are already in --out."),
     max_duration: Optional[float] = typer.Option(None, "--max-duration", help="Analyse at most this many seconds."),
+    claimed: Optional[str] = typer.Option(None, "--claimed", help=CLAIMED_HELP),
 ) -> None:
     """Audit many recordings: resumable JSONL, counts by verdict at the end (exit 1 if any file failed)."""
     import os
 
-    from .api import Device, ScanOptions, resolve_device
     from .batch.inputs import expand_inputs
     from .batch.run import BatchOptions, Engine, format_counts, run_batch
-    from .io import MediaError
 
+    scan_options = _scan_options(device, max_duration, claimed)
     try:
-        opts = BatchOptions(ScanOptions(device=resolve_device(Device(device)), max_duration_s=max_duration),
-                            Engine(engine), workers or os.cpu_count() or 1, batch_size, force, html_dir, csv)
+        opts = BatchOptions(scan_options, Engine(engine), workers or os.cpu_count() or 1, batch_size, force,
+                            html_dir, csv)
         assert opts.workers >= 1 and opts.batch_size >= 1, "--workers and --batch-size must be positive"
-    except (ValueError, MediaError, AssertionError) as e:
+    except (ValueError, AssertionError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2)
     summary = run_batch(expand_inputs(inputs), out, opts)
@@ -127,6 +144,9 @@ def demo(
     clips = make_demo_clips(out_dir)
     reports = [scan_file(p, ScanOptions()) for p in clips]
     _emit(reports, format, None)
+
+
+register_voice_commands(app)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m avdetect`

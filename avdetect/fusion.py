@@ -1,4 +1,4 @@
-"""Verdict from the checks: the most incriminating applicable check decides.
+"""Verdict from the checks: the most incriminating applicable check decides (after its weight).
 
 Thresholds on the 0-100 score (higher = more likely manipulated):
   score >= 70 -> fake, 40 <= score < 70 -> suspicious, below 40 -> authentic.
@@ -13,6 +13,10 @@ from .checks.base import CheckResult, Status
 
 FAKE_THRESHOLD = 70.0
 SUSPICIOUS_THRESHOLD = 40.0
+# How much of a check's score counts toward the verdict. The spoof model is a weak baseline
+# (models/MODEL_CARD_spoof.md: EER 32-43 % on unseen generators, 19 % of real LibriSpeech clips
+# above 50), so on its own it can make a recording suspicious (score >= 67), never fake.
+FUSION_WEIGHTS = {"synthetic_speech": 0.6}
 
 
 class Verdict(str, enum.Enum):
@@ -36,7 +40,8 @@ def fuse(checks: dict[str, CheckResult]) -> tuple[Verdict, float | None, list[st
     applicable = {k: c for k, c in checks.items() if c.status == Status.ok}
     if not applicable:
         return Verdict.not_applicable, None, [f"{k}: {c.reason}" for k, c in checks.items()]
-    score = max(c.score for c in applicable.values())
-    ranked = sorted(applicable.values(), key=lambda c: -c.score)
-    reasons = [r for c in ranked if c.score >= SUSPICIOUS_THRESHOLD for r in c.reasons]
+    weighted = {k: c.score * FUSION_WEIGHTS.get(k, 1.0) for k, c in applicable.items()}
+    score = max(weighted.values())
+    ranked = sorted(applicable, key=lambda k: -weighted[k])
+    reasons = [r for k in ranked if weighted[k] >= SUSPICIOUS_THRESHOLD for r in applicable[k].reasons]
     return verdict_for(score), score, reasons
