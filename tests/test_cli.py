@@ -54,3 +54,9 @@ def test_fusion_thresholds():
     assert rep["segments"][0]["lip_sync"] == 75 and rep["segments"][1]["lip_sync"] is None
     with pytest.raises(AssertionError):
         CheckResult(Status.ok, 140.0)
+
+
+def test_unknown_claimed_voice_is_a_one_line_error(in_sync_mp4, tmp_path, monkeypatch):
+    monkeypatch.setenv("AVDETECT_HOME", str(tmp_path))
+    p = _run("scan", in_sync_mp4, "--claimed", "nobody")
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "nobody" in p.stderr

@@ -41,3 +41,30 @@ def test_other_people_and_speech_only(shared_data):
     flac = next((shared_data / "speech" / "librispeech").rglob("*.flac"))
     lip = scan(flac)["checks"]["lip_sync"]
     assert lip["status"] == "not_applicable" and "audio-only" in lip["reason"]
+
+
+def test_enroll_then_scan_claimed_from_the_cli(shared_data, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    speakers = [d for d in sorted((shared_data / "speech" / "librispeech").iterdir())
+                if d.is_dir() and len(list(d.glob("*.flac"))) >= 5][:2]
+    assert len(speakers) == 2, "expected LibriSpeech test-other speakers with several utterances"
+    a, b = (sorted(s.glob("*.flac")) for s in speakers)
+    env = {**os.environ, "AVDETECT_HOME": str(tmp_path)}
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "avdetect", *map(str, args)], capture_output=True,
+                              text=True, env=env, timeout=300)
+
+    assert cli("enroll", "alice", *a[:3]).returncode == 0
+    assert "alice" in cli("voices", "list").stdout
+    rows = [json.loads(line)["checks"]["speaker"] for line in
+            cli("scan", a[4], a[5], b[1], b[2], b[3], "--claimed", "alice").stdout.splitlines()]
+    same, other = rows[:2], rows[2:]
+    assert all(r["match"] is True for r in same)
+    assert sum(r["match"] for r in other) <= 1  # the 0.72 threshold accepts ~1.6 % of impostor trials
+    assert np.mean([r["similarity"] for r in same]) > np.mean([r["similarity"] for r in other]) + 0.1
+    assert json.loads(cli("scan", b[2], "--claimed", "alice").stdout)["checks"]["speaker"]["score"] > 50
