@@ -1,0 +1,1 @@
+"""Training utilities: corpora, negatives, training loops, evaluation metrics."""
