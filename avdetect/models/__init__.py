@@ -1,0 +1,1 @@
+"""nn.Modules and their config dataclasses. Models take tensors, never paths."""
