@@ -46,6 +46,7 @@ class SyncConfig:
     ff_mult: int = 2
     dropout: float = 0.1
     max_offset: int = SYNC_MAX_LAG_FRAMES  # offsets -15..+15 frames (+-600 ms)
+    fused_tokens: bool = True  # add T per-frame tokens MLP([visual_t, audio_t]) (lag-0 pairing)
 
     @property
     def n_offsets(self) -> int:
@@ -95,14 +96,15 @@ class SyncTransformer(nn.Module):
         super().__init__()
         self.cfg = cfg
         d = cfg.d_model
-        self.audio_in = nn.Sequential(
+        self.audio_in = nn.Sequential(  # (B, 80, 4T) -> (B, d, T): 25 Hz audio tokens
             nn.Conv1d(cfg.n_mels, d, 3, padding=1), nn.GELU(),
-            nn.Conv1d(d, d, cfg.mel_per_frame, stride=cfg.mel_per_frame), nn.GELU(),
-            nn.Conv1d(d, d, 3, padding=1))
+            nn.Conv1d(d, d, cfg.mel_per_frame, stride=cfg.mel_per_frame), nn.GELU())
+        self.audio_conv = nn.Conv1d(d, d, 3, padding=1)
         self.visual_in = nn.Sequential(nn.Linear(4 * cfg.n_points + 1, d), nn.GELU(), nn.Linear(d, d))
         self.visual_conv = nn.Conv1d(d, d, 3, padding=1)
         self.time_emb = nn.Embedding(cfg.max_frames, d)
-        self.modality_emb = nn.Embedding(3, d)  # 0 cls, 1 visual, 2 audio
+        self.modality_emb = nn.Embedding(4, d)  # 0 cls, 1 visual, 2 audio, 3 fused
+        self.fuse = nn.Sequential(nn.Linear(2 * d, d), nn.GELU(), nn.Linear(d, d)) if cfg.fused_tokens else None
         self.cls = nn.Parameter(torch.zeros(1, 1, d))
         layer = nn.TransformerEncoderLayer(d, cfg.n_heads, cfg.ff_mult * d, cfg.dropout,
                                            activation="gelu", batch_first=True, norm_first=True)
@@ -119,13 +121,19 @@ class SyncTransformer(nn.Module):
         assert t <= c.max_frames and lips.shape == (b, t, c.n_points, 2), lips.shape
         assert mel.shape == (b, t * c.mel_per_frame, c.n_mels), mel.shape
         lv = lip_valid & frame_valid
-        v = self.visual_in(prepare_lips(lips, lv))
+        keep = frame_valid[..., None].to(mel.dtype)  # padding must not leak through the convs
+        v = self.visual_in(prepare_lips(lips, lv)) * keep
         v = v + self.visual_conv(v.transpose(1, 2)).transpose(1, 2)
-        a = self.audio_in(normalise_mel(mel, frame_valid, c.mel_per_frame).transpose(1, 2)).transpose(1, 2)
+        a = self.audio_in(normalise_mel(mel, frame_valid, c.mel_per_frame).transpose(1, 2)).transpose(1, 2) * keep
+        a = a + self.audio_conv(a.transpose(1, 2)).transpose(1, 2)
         pos = self.time_emb(torch.arange(t, device=mel.device))[None]
         mod = self.modality_emb.weight
-        tokens = torch.cat([self.cls.expand(b, 1, -1) + mod[0], v + pos + mod[1], a + pos + mod[2]], 1)
-        pad = torch.cat([torch.zeros(b, 1, dtype=torch.bool, device=mel.device), ~frame_valid, ~frame_valid], 1)
+        parts = [self.cls.expand(b, 1, -1) + mod[0], v + pos + mod[1], a + pos + mod[2]]
+        if self.fuse is not None:
+            parts.append(self.fuse(torch.cat([v, a], -1)) + pos + mod[3])
+        tokens = torch.cat(parts, 1)
+        pad = torch.cat([torch.zeros(b, 1, dtype=torch.bool, device=mel.device)]
+                        + [~frame_valid] * (len(parts) - 1), 1)
         h = self.norm(self.encoder(tokens, src_key_padding_mask=pad)[:, 0])
         out = self.head(h)
         return out[:, 0], out[:, 1:]

@@ -47,6 +47,7 @@ class Trial:
     mouth: MouthTrack
     samples: np.ndarray  # (N,) float32
     true_offset: int | None  # frames, None when there is no true offset (dubbed / tts)
+    speech: np.ndarray | None = None  # (T25,) bool, filled once by run_trials
 
 
 @dataclass
@@ -134,7 +135,10 @@ def correlation_scorer(mouth: MouthTrack, samples: np.ndarray, speech: np.ndarra
     dvm[1:] &= vm[:-1]
     dvm[0] = False
     am = np.ones(n, bool)
-    c = np.nanmean(np.stack([lag_curve(v, vm, a, am, 0, n), lag_curve(dv, dvm, da, am, 0, n)]), 0)
+    curves = np.stack([lag_curve(v, vm, a, am, 0, n), lag_curve(dv, dvm, da, am, 0, n)])
+    c = np.full(len(LAGS), np.nan)
+    some = np.isfinite(curves).any(0)
+    c[some] = np.nanmean(curves[:, some], 0)
     zero = c[LAGS == 0][0]
     fake = -zero if np.isfinite(zero) else 0.0
     best = float(LAGS[int(np.nanargmax(c))]) if np.isfinite(c).any() else None
@@ -144,8 +148,9 @@ def correlation_scorer(mouth: MouthTrack, samples: np.ndarray, speech: np.ndarra
 def run_trials(trials: list[Trial], scorer: Scorer) -> list[Scored]:
     out = []
     for t in trials:
-        speech = speech_activity(t.samples)
-        out.append(scorer(t.mouth, t.samples, speech))
+        if t.speech is None:
+            t.speech = speech_activity(t.samples)
+        out.append(scorer(t.mouth, t.samples, t.speech))
     return out
 
 
