@@ -48,7 +48,7 @@ def main() -> int:
     ap.add_argument("--tts-bank", default="cache/tts/bank.npz")
     ap.add_argument("--split", default="test", choices=[s.value for s in Split])
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="also write the numbers here")
     a = ap.parse_args()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,8 +12,8 @@ import torch
 
 from avdetect.checks.learned_sync import score_learned_sync, window_starts
 from avdetect.constants import AUDIO_SAMPLES_PER_FRAME, SYNC_WINDOW_FRAMES
-from avdetect.models.sync import (ModelFileError, SyncConfig, SyncTransformer, load_model,
-                                  prepare_lips, save_model)
+from avdetect.models.sync import (ModelFileError, SyncConfig, SyncTransformer, TokenLayout,
+                                  load_model, prepare_lips, save_model)
 from avdetect.training.data import (IGNORE, Example, Kind, augment_audio, augment_lips, collate,
                                     window_mel)
 from avdetect.training.metrics import eer, roc_auc
@@ -29,9 +30,10 @@ def _inputs(b: int, t: int, cfg: SyncConfig, gen: torch.Generator):
     return lips, valid, mel, valid.clone()
 
 
-def test_forward_shapes_and_padding_invariance():
+@pytest.mark.parametrize("layout", list(TokenLayout))
+def test_forward_shapes_and_padding_invariance(layout):
     torch.manual_seed(0)
-    cfg = SyncConfig.tiny()
+    cfg = dataclasses.replace(SyncConfig.tiny(), tokens=layout.value)
     m = SyncTransformer(cfg).eval()
     lips, lv, mel, fv = _inputs(3, 30, cfg, torch.Generator().manual_seed(0))
     s, o = m(lips, lv, mel, fv)

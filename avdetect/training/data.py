@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import enum
+import functools
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,7 @@ import torch
 import torchaudio
 
 from ..audio.features import LOG_FLOOR, _mel_transform
-from ..constants import (AUDIO_SAMPLES_PER_FRAME, MEL_FRAMES_PER_VIDEO_FRAME, N_MELS, SAMPLE_RATE,
+from ..constants import (AUDIO_SAMPLES_PER_FRAME, MEL_FRAMES_PER_VIDEO_FRAME, N_FFT, N_MELS, SAMPLE_RATE,
                          SYNC_WINDOW_FRAMES)
 from ..visual.landmarks import N_LIP_POINTS
 from .corpus import CachedClip, cache_path, load_cached
@@ -224,7 +226,7 @@ def window_mel(audio: torch.Tensor) -> torch.Tensor:
 
 
 def augment_audio(audio: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """(B, N) -> (B, N): random gain, additive noise (5-40 dB SNR), 8 kHz band limit."""
+    """(B, N) -> (B, N): random gain, additive noise (5-40 dB SNR). Band limit: augment_mel."""
     b = audio.shape[0]
     r = lambda: torch.rand(b, 1, generator=gen)  # noqa: E731
     x = audio * (0.25 + 1.75 * r())
@@ -232,10 +234,23 @@ def augment_audio(audio: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     snr_db = 5 + 35 * r()
     noise = torch.randn(x.shape, generator=gen) * (power / 10 ** (snr_db / 10)).sqrt()
     x = torch.where(r() < 0.5, x + noise, x)
-    narrow = torchaudio.functional.resample(torchaudio.functional.resample(x, SAMPLE_RATE, NARROWBAND_RATE),
-                                            NARROWBAND_RATE, SAMPLE_RATE)[:, : x.shape[1]]
-    x = torch.where(r() < 0.3, narrow, x)
     return x.clamp(-1, 1)
+
+
+@functools.lru_cache(maxsize=1)
+def _narrowband_bins() -> torch.Tensor:
+    """(80,) bool: mel bins whose centre lies above the 4 kHz Nyquist of 8 kHz audio."""
+    edges = torchaudio.functional.melscale_fbanks(N_FFT // 2 + 1, 20.0, SAMPLE_RATE / 2, N_MELS, SAMPLE_RATE)
+    freqs = torch.linspace(0, SAMPLE_RATE / 2, N_FFT // 2 + 1)
+    centre = (edges * freqs[:, None]).sum(0) / edges.sum(0).clamp_min(1e-8)
+    return centre > NARROWBAND_RATE / 2
+
+
+def augment_mel(mel: torch.Tensor, gen: torch.Generator, p: float = 0.3) -> torch.Tensor:
+    """(B, 4T, 80) log-mel: with probability p a window becomes 8 kHz telephone band
+    (energy above 4 kHz removed, as resampling 16 -> 8 -> 16 kHz would)."""
+    pick = (torch.rand(mel.shape[0], generator=gen) < p)[:, None, None] & _narrowband_bins()[None, None]
+    return torch.where(pick, torch.full_like(mel, math.log(LOG_FLOOR)), mel)
 
 
 def augment_lips(lips: torch.Tensor, valid: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models.sync import SyncConfig, SyncTransformer, offset_to_class, save_model
-from .data import (IGNORE, Batch, Split, augment_audio, augment_lips, collate, donor_pools,
+from .data import (IGNORE, Batch, Split, augment_audio, augment_lips, augment_mel, collate, donor_pools,
                    load_corpus, load_tts_bank, sample_example, window_mel)
 from .metrics import eer, roc_auc
 
@@ -41,7 +41,7 @@ class TrainConfig:
     n_val: int = 768  # fixed validation windows
     seed: int = 0
     device: str = "cpu"
-    threads: int = 2
+    threads: int = 1  # more threads on a shared, busy CPU slowed steps ~10x (spin waits)
     model: SyncConfig = SyncConfig()
 
 
@@ -70,7 +70,7 @@ def _to(batch: Batch, device: str) -> Batch:
 
 def train_step(model, opt, batch: Batch, gen: torch.Generator, device: str) -> tuple[float, float, float]:
     lips, lv = augment_lips(batch.lips, batch.lip_valid, gen)
-    mel = window_mel(augment_audio(batch.audio, gen))
+    mel = augment_mel(window_mel(augment_audio(batch.audio, gen)), gen)
     b = _to(batch, device)
     model.train()
     loss, bce, ce, _, _ = losses(model, b, mel.to(device), lips.to(device), lv.to(device))
