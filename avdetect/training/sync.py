@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..models.sync import SyncConfig, SyncTransformer, offset_to_class, save_model
+from ..models.sync import SyncConfig, SyncTransformer, load_model, offset_to_class, save_model
 from .data import (IGNORE, Batch, Split, augment_audio, augment_lips, augment_mel, collate, donor_pools,
                    load_corpus, load_tts_bank, sample_example, window_mel)
 from .metrics import eer, roc_auc
@@ -41,6 +41,7 @@ class TrainConfig:
     n_val: int = 768  # fixed validation windows
     seed: int = 0
     device: str = "cpu"
+    init_from: str | None = None  # continue from these weights (stem), e.g. a previous best
     threads: int = 1  # more threads on a shared, busy CPU slowed steps ~10x (spin waits)
     model: SyncConfig = SyncConfig()
 
@@ -53,7 +54,7 @@ def seed_everything(seed: int) -> None:
 
 def losses(model: SyncTransformer, batch: Batch, mel: torch.Tensor, lips: torch.Tensor,
            lip_valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """-> (total, sync BCE, offset CE, sync logits (B,), offset logits (B, 31))[:4]."""
+    """-> (total, sync BCE, offset CE, sync logits (B,), offset logits (B, 31))."""
     sync_logit, off_logits = model(lips, lip_valid, mel, batch.frame_valid)
     has_sync = batch.sync != IGNORE
     bce = F.binary_cross_entropy_with_logits(sync_logit[has_sync], batch.sync[has_sync]) \
@@ -128,6 +129,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     pools = donor_pools(tr)
     val = fixed_batches(va, donor_pools(va), tts_tr, cfg.n_val, 128, cfg.seed + 1)
     model = SyncTransformer(cfg.model).to(cfg.device)
+    if cfg.init_from:
+        model = load_model(cfg.init_from, cfg.device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     rng, gen = np.random.default_rng(cfg.seed), torch.Generator().manual_seed(cfg.seed)
     Path(cfg.log_dir).mkdir(parents=True, exist_ok=True)
