@@ -165,3 +165,17 @@ def test_shipped_model_on_shared_clip():
     assert real.n_judged > 0
     assert real.p_sync > shifted.p_sync
     assert abs(real.offset_ms) <= 40
+
+
+def test_offset_scan_returns_a_lag_in_range():
+    from avdetect.checks.learned_sync import OffsetMethod
+
+    torch.manual_seed(0)
+    m = SyncTransformer(SyncConfig.tiny()).eval()
+    t = 60
+    lm = np.random.default_rng(1).normal(size=(t, 40, 2)).astype(np.float32)
+    mouth = MouthTrack(lm, np.ones(t, bool), np.zeros(t, np.float32), 50.0)
+    samples = np.random.default_rng(2).normal(size=t * AUDIO_SAMPLES_PER_FRAME).astype(np.float32) * 0.1
+    r = score_learned_sync(mouth, samples, np.ones(t, bool), model=m, offset_method=OffsetMethod.scan)
+    assert abs(r.offset_ms) <= m.cfg.max_offset * 40 and r.offset_ms % 40 == 0
+    assert 0 <= r.offset_confidence <= 1

@@ -12,6 +12,7 @@ offset_ms follows DESIGN.md: +200 = the sound comes 200 ms after the lips.
 
 from __future__ import annotations
 
+import enum
 import functools
 import os
 from dataclasses import dataclass, field
@@ -30,6 +31,15 @@ from .sync_correlation import MIN_FACE_COVERAGE
 DEFAULT_MODEL_STEM = Path(__file__).resolve().parents[2] / "models" / "sync"
 MODEL_ENV = "AVDETECT_SYNC_MODEL"  # overrides the weights' stem (path without suffix)
 MAX_BATCH_WINDOWS = 256  # windows per forward pass (bounds memory on long media)
+SCAN_MAX_WINDOWS = 8  # offset scan: at most this many judged windows (evenly spread) x 31 shifts
+
+
+class OffsetMethod(str, enum.Enum):
+    """head: the offset classifier (one pass). scan: p_sync with the audio re-aligned by each
+    candidate offset, argmax over offsets (SyncNet-style; 31 passes over <= 8 windows)."""
+
+    head = "head"
+    scan = "scan"
 
 
 @dataclass
@@ -99,7 +109,8 @@ def _run(model: SyncTransformer, lips, valid, audio, device: str) -> tuple[np.nd
 
 
 def score_learned_sync(mouth: MouthTrack, samples: np.ndarray, speech: np.ndarray,
-                       device: str = "cpu", model: SyncTransformer | None = None) -> LearnedSync:
+                       device: str = "cpu", model: SyncTransformer | None = None,
+                       offset_method: OffsetMethod = OffsetMethod.head) -> LearnedSync:
     """mouth (T,) track, samples (N,) float32 16 kHz, speech (T25,) bool -> LearnedSync."""
     assert samples.ndim == 1 and samples.dtype == np.float32, samples.shape
     assert speech.ndim == 1, speech.shape
@@ -114,7 +125,40 @@ def score_learned_sync(mouth: MouthTrack, samples: np.ndarray, speech: np.ndarra
     sp[: min(n, len(speech))] = speech[:n]
     starts = window_starts(n, length)
     p, probs = _run(model, *_inputs(mouth, padded, starts, length), device)
-    return _aggregate(starts, length, p, probs, sp, mouth.mask[:n], model.cfg.max_offset)
+    res = _aggregate(starts, length, p, probs, sp, mouth.mask[:n], model.cfg.max_offset)
+    if offset_method == OffsetMethod.scan:
+        use = [s for s, w in zip(starts, res.windows) if w.judged] or starts
+        pick = np.unique(np.linspace(0, len(use) - 1, min(SCAN_MAX_WINDOWS, len(use))).round().astype(int))
+        d, conf = scan_offset(model, mouth, padded, [use[i] for i in pick], length, device)
+        res.offset_ms, res.offset_confidence = d * FRAME_MS, conf
+    return res
+
+
+def scan_offset(model: SyncTransformer, mouth: MouthTrack, padded: np.ndarray, starts: list[int],
+                length: int, device: str) -> tuple[int, float]:
+    """Offset d (frames) maximising mean p_sync when lips frame t meets audio frame t + d.
+
+    padded: (n * 640,) audio; audio outside the clip is silence. -> (d, its mean p_sync).
+    """
+    m = model.cfg.max_offset
+    n = len(padded) // AUDIO_SAMPLES_PER_FRAME
+    ext = np.concatenate([np.zeros(m * AUDIO_SAMPLES_PER_FRAME, np.float32), padded,
+                          np.zeros(m * AUDIO_SAMPLES_PER_FRAME, np.float32)])
+    lips, valid, _ = _inputs(mouth, padded, starts, length)
+    offsets = np.arange(-m, m + 1)
+    audio = [torch.from_numpy(_inputs_audio(ext, [s + m + d for s in starts], length)) for d in offsets]
+    rep = len(offsets)
+    p, _ = _run(model, lips.repeat(rep, 1, 1, 1), valid.repeat(rep, 1), torch.cat(audio), device)
+    mean = p.reshape(rep, len(starts)).mean(1)
+    k = int(mean.argmax())
+    assert n >= length
+    return int(offsets[k]), float(mean[k])
+
+
+def _inputs_audio(samples: np.ndarray, starts: list[int], length: int) -> np.ndarray:
+    idx = np.asarray(starts)[:, None] + np.arange(length)[None]
+    a_idx = idx[:, :, None] * AUDIO_SAMPLES_PER_FRAME + np.arange(AUDIO_SAMPLES_PER_FRAME)
+    return samples[a_idx.reshape(len(starts), -1)]
 
 
 def _aggregate(starts, length, p, probs, speech, face, max_offset) -> LearnedSync:
