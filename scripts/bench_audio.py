@@ -18,7 +18,7 @@ from avdetect.audio.channels import Channel, apply_channel
 from avdetect.audio.vad import VadBackend, speech_activity
 from avdetect.checks.synthetic_speech import check_synthetic_speech, get_model
 from avdetect.constants import SAMPLE_RATE
-from avdetect.training.corpus import read_audio
+from avdetect.training.spoof_corpus import read_audio
 
 ROOT = Path(__file__).resolve().parents[1]
 GAP_S = 0.6  # s of low noise between utterances (turn-taking pause)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from avdetect.training.corpus import Corpus, build
+from avdetect.training.spoof_corpus import Corpus, build
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from avdetect.models.spoof import load
-from avdetect.training.corpus import UNSEEN_GENERATORS, Corpus, Split
+from avdetect.training.spoof_corpus import UNSEEN_GENERATORS, Corpus, Split
 from avdetect.training.metrics import eer, roc_auc
 from avdetect.training.train_spoof import evaluate, score_variant, variants_for
 

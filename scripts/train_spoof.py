@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from avdetect.models.spoof import Features, SpoofConfig, feature_dim, save
-from avdetect.training.corpus import UNSEEN_GENERATORS, Corpus, Split
+from avdetect.training.spoof_corpus import UNSEEN_GENERATORS, Corpus, Split
 from avdetect.training.train_spoof import TrainConfig, train, variants_for
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,11 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from avdetect import synth
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CLIP_S = 6.0
+
+torch.set_num_threads(1)  # tiny models: extra threads only add contention on shared CPUs
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.integration,
 
 
 def libri(speaker: str, k: int) -> np.ndarray:
-    from avdetect.training.corpus import read_audio
+    from avdetect.training.spoof_corpus import read_audio
 
     return read_audio(sorted((LIBRI / speaker).glob("*.flac"))[k])
 
@@ -49,7 +49,7 @@ def test_speaker_check_on_8k_digits(home):
     from avdetect import voices
     from avdetect.checks.speaker import check_speaker
     from avdetect.io import AudioClip
-    from avdetect.training.corpus import read_audio
+    from avdetect.training.spoof_corpus import read_audio
 
     fsdd = DATA / "speech" / "fsdd"
     george = [read_audio(p) for p in sorted(fsdd.glob("*_george_*.flac"))[:24]]

@@ -28,3 +28,15 @@ def eer(neg: np.ndarray, pos: np.ndarray) -> tuple[float, float]:
     fnr = np.array([(pos < t).mean() for t in thr])
     i = int(np.argmin(np.abs(fpr - fnr)))
     return float((fpr[i] + fnr[i]) / 2), float(thr[i])
+
+
+def roc_auc_labels(scores: np.ndarray, labels: np.ndarray) -> float:
+    """roc_auc from (scores, labels with 1 = fake); NaN without both classes."""
+    s, y = np.asarray(scores, float), np.asarray(labels, bool)
+    return roc_auc(s[~y], s[y]) if y.any() and not y.all() else float("nan")
+
+
+def eer_labels(scores: np.ndarray, labels: np.ndarray) -> float:
+    """eer (rate only) from (scores, labels with 1 = fake); NaN without both classes."""
+    s, y = np.asarray(scores, float), np.asarray(labels, bool)
+    return eer(s[~y], s[y])[0] if y.any() and not y.all() else float("nan")

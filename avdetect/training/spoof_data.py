@@ -15,7 +15,7 @@ import torch
 from ..audio.channels import TELEPHONE_CHANNELS, Channel, add_noise, apply_channel, normalize_peak
 from ..models.spoof import features
 from ..constants import MEL_FPS, SAMPLE_RATE
-from .corpus import Corpus, Item
+from .spoof_corpus import Corpus, Item
 
 NOISE_FLOOR_SNR_DB = (35.0, 60.0)  # faint noise on every clip: digital silence must not be a cue
 NOISY_SNR_DB = (5.0, 25.0)

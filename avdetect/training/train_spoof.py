@@ -12,7 +12,7 @@ import torch
 from ..checks.synthetic_speech import window_starts
 from ..constants import MEL_FPS
 from ..models.spoof import SpoofConfig, SpoofNet
-from .corpus import Corpus, Item, Split
+from .spoof_corpus import Corpus, Item, Split
 from .metrics import eer, roc_auc
 from .spoof_data import Variant, build_variants, random_crop, spec_augment
 

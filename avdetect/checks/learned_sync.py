@@ -1,0 +1,176 @@
+"""Learned lip-sync evidence: the sync transformer over 2 s windows (hop 0.5 s), batched.
+
+    res = score_learned_sync(mouth, samples, speech)   # LearnedSync
+    res.p_sync, res.offset_ms, res.windows
+
+Windows follow the training-free check's grid (SYNC_WINDOW_FRAMES, SYNC_HOP_S); a clip
+shorter than one window but at least MIN_WINDOW_FRAMES long is judged as one window. The
+clip-level values aggregate the windows with speech and a tracked face (`judged`); when
+there are none, all windows are used and `n_judged` is 0 so a caller can say not_applicable.
+offset_ms follows DESIGN.md: +200 = the sound comes 200 ms after the lips.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..constants import (AUDIO_SAMPLES_PER_FRAME, FRAME_MS, SYNC_HOP_S, SYNC_MIN_SPEECH_FRACTION,
+                         SYNC_WINDOW_FRAMES, VIDEO_FPS)
+from ..models.sync import SyncTransformer, load_model
+from ..training.data import MIN_WINDOW_FRAMES, window_mel
+from ..visual.landmarks import MouthTrack
+from .sync_correlation import MIN_FACE_COVERAGE
+
+DEFAULT_MODEL_STEM = Path(__file__).resolve().parents[2] / "models" / "sync"
+MODEL_ENV = "AVDETECT_SYNC_MODEL"  # overrides the weights' stem (path without suffix)
+MAX_BATCH_WINDOWS = 256  # windows per forward pass (bounds memory on long media)
+SCAN_MAX_WINDOWS = 8  # offset scan: at most this many judged windows (evenly spread) x 31 shifts
+
+
+class OffsetMethod(str, enum.Enum):
+    """head: the offset classifier (one pass). scan: p_sync with the audio re-aligned by each
+    candidate offset, argmax over offsets (SyncNet-style; 31 passes over <= 8 windows)."""
+
+    head = "head"
+    scan = "scan"
+
+
+@dataclass
+class WindowSync:
+    start_s: float
+    end_s: float
+    p_sync: float  # probability that lips and audio belong together at offset 0
+    offset_ms: float  # most likely offset in this window
+    speech_fraction: float
+    face_coverage: float
+    judged: bool  # enough speech and face to count in the clip-level result
+
+
+@dataclass
+class LearnedSync:
+    windows: list[WindowSync] = field(default_factory=list)
+    p_sync: float | None = None  # None: clip too short for a window
+    offset_ms: float | None = None
+    offset_confidence: float | None = None  # mean probability of the chosen offset class
+    n_judged: int = 0
+
+
+def model_stem() -> Path:
+    return Path(os.environ.get(MODEL_ENV, DEFAULT_MODEL_STEM))
+
+
+@functools.lru_cache(maxsize=4)
+def cached_model(stem: str, device: str) -> SyncTransformer:
+    """Load once per (weights, device); raises models.sync.ModelFileError."""
+    return load_model(stem, device)
+
+
+def window_starts(n_frames: int, length: int) -> list[int]:
+    """Starts on the 0.5 s grid; one more window ends exactly at the clip end when needed."""
+    if n_frames < length:
+        return []
+    starts, k = [], 0
+    while (s := int(round(k * SYNC_HOP_S * VIDEO_FPS))) + length <= n_frames:
+        starts.append(s)
+        k += 1
+    if starts[-1] + length < n_frames:
+        starts.append(n_frames - length)
+    return starts
+
+
+def _inputs(mouth: MouthTrack, samples: np.ndarray, starts: list[int], length: int):
+    idx = np.asarray(starts)[:, None] + np.arange(length)[None]  # (W, L)
+    lips = torch.from_numpy(mouth.landmarks[idx])  # (W, L, 40, 2)
+    valid = torch.from_numpy(mouth.mask[idx])
+    a_idx = idx[:, :, None] * AUDIO_SAMPLES_PER_FRAME + np.arange(AUDIO_SAMPLES_PER_FRAME)
+    audio = torch.from_numpy(samples[a_idx.reshape(len(starts), -1)])  # (W, L * 640)
+    return lips, valid, audio
+
+
+@torch.no_grad()
+def _run(model: SyncTransformer, lips, valid, audio, device: str) -> tuple[np.ndarray, np.ndarray]:
+    """-> p_sync (W,), offset probabilities (W, 31)."""
+    ps, probs = [], []
+    for i in range(0, len(lips), MAX_BATCH_WINDOWS):
+        sl = slice(i, i + MAX_BATCH_WINDOWS)
+        mel = window_mel(audio[sl].to(device))
+        fv = torch.ones(valid[sl].shape, dtype=torch.bool, device=device)
+        s, o = model(lips[sl].to(device), valid[sl].to(device), mel, fv)
+        ps.append(torch.sigmoid(s).cpu())
+        probs.append(torch.softmax(o, -1).cpu())
+    return torch.cat(ps).numpy(), torch.cat(probs).numpy()
+
+
+def score_learned_sync(mouth: MouthTrack, samples: np.ndarray, speech: np.ndarray,
+                       device: str = "cpu", model: SyncTransformer | None = None,
+                       offset_method: OffsetMethod = OffsetMethod.head) -> LearnedSync:
+    """mouth (T,) track, samples (N,) float32 16 kHz, speech (T25,) bool -> LearnedSync."""
+    assert samples.ndim == 1 and samples.dtype == np.float32, samples.shape
+    assert speech.ndim == 1, speech.shape
+    model = model or cached_model(str(model_stem()), device)
+    n = min(len(mouth.mask), -(-len(samples) // AUDIO_SAMPLES_PER_FRAME))
+    length = min(SYNC_WINDOW_FRAMES, model.cfg.max_frames, n)
+    if length < MIN_WINDOW_FRAMES:
+        return LearnedSync()
+    padded = np.zeros(n * AUDIO_SAMPLES_PER_FRAME, np.float32)
+    padded[: min(len(samples), len(padded))] = samples[: len(padded)]
+    sp = np.zeros(n, bool)
+    sp[: min(n, len(speech))] = speech[:n]
+    starts = window_starts(n, length)
+    p, probs = _run(model, *_inputs(mouth, padded, starts, length), device)
+    res = _aggregate(starts, length, p, probs, sp, mouth.mask[:n], model.cfg.max_offset)
+    if offset_method == OffsetMethod.scan:
+        use = [s for s, w in zip(starts, res.windows) if w.judged] or starts
+        pick = np.unique(np.linspace(0, len(use) - 1, min(SCAN_MAX_WINDOWS, len(use))).round().astype(int))
+        d, conf = scan_offset(model, mouth, padded, [use[i] for i in pick], length, device)
+        res.offset_ms, res.offset_confidence = d * FRAME_MS, conf
+    return res
+
+
+def scan_offset(model: SyncTransformer, mouth: MouthTrack, padded: np.ndarray, starts: list[int],
+                length: int, device: str) -> tuple[int, float]:
+    """Offset d (frames) maximising mean p_sync when lips frame t meets audio frame t + d.
+
+    padded: (n * 640,) audio; audio outside the clip is silence. -> (d, its mean p_sync).
+    """
+    m = model.cfg.max_offset
+    n = len(padded) // AUDIO_SAMPLES_PER_FRAME
+    ext = np.concatenate([np.zeros(m * AUDIO_SAMPLES_PER_FRAME, np.float32), padded,
+                          np.zeros(m * AUDIO_SAMPLES_PER_FRAME, np.float32)])
+    lips, valid, _ = _inputs(mouth, padded, starts, length)
+    offsets = np.arange(-m, m + 1)
+    audio = [torch.from_numpy(_inputs_audio(ext, [s + m + d for s in starts], length)) for d in offsets]
+    rep = len(offsets)
+    p, _ = _run(model, lips.repeat(rep, 1, 1, 1), valid.repeat(rep, 1), torch.cat(audio), device)
+    mean = p.reshape(rep, len(starts)).mean(1)
+    k = int(mean.argmax())
+    assert n >= length
+    return int(offsets[k]), float(mean[k])
+
+
+def _inputs_audio(samples: np.ndarray, starts: list[int], length: int) -> np.ndarray:
+    idx = np.asarray(starts)[:, None] + np.arange(length)[None]
+    a_idx = idx[:, :, None] * AUDIO_SAMPLES_PER_FRAME + np.arange(AUDIO_SAMPLES_PER_FRAME)
+    return samples[a_idx.reshape(len(starts), -1)]
+
+
+def _aggregate(starts, length, p, probs, speech, face, max_offset) -> LearnedSync:
+    windows = []
+    for s, ps, pr in zip(starts, p, probs):
+        spf, cov = float(speech[s:s + length].mean()), float(face[s:s + length].mean())
+        windows.append(WindowSync(s / VIDEO_FPS, (s + length) / VIDEO_FPS, float(ps),
+                                  float((int(pr.argmax()) - max_offset) * FRAME_MS), spf, cov,
+                                  spf >= SYNC_MIN_SPEECH_FRACTION and cov >= MIN_FACE_COVERAGE))
+    judged = np.array([w.judged for w in windows])
+    use = judged if judged.any() else np.ones(len(windows), bool)
+    mean_probs = probs[use].mean(0)
+    k = int(mean_probs.argmax())
+    return LearnedSync(windows, float(p[use].mean()), float((k - max_offset) * FRAME_MS),
+                       float(mean_probs[k]), int(judged.sum()))

@@ -1,0 +1,205 @@
+"""Cross-modal transformer for lip sync: lip landmarks + log-mel -> in-sync prob, AV offset.
+
+A window of T video frames (25 fps, T <= max_frames) gives T visual features (40 lip points
+(x, y) with the window's mean shape removed, + velocity) and T audio features (4 log-mel
+frames of 10 ms per video frame, pooled by a strided conv). By default (TokenLayout.fused)
+each frame's two features become one token; a CLS token attends over them with time
+embeddings (modality embeddings tag the token kinds). Heads read the CLS token:
+    sync_logit:    (B,)     in-sync logit (audio and lips of the same speech, offset 0)
+    offset_logits: (B, 31)  class k <-> offset k - 15 frames; +5 = audio lags lips by 200 ms
+
+Weights ship as <stem>.safetensors with <stem>.json (config, version, sha256 of the weights).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..constants import MEL_FRAMES_PER_VIDEO_FRAME, N_MELS, SYNC_MAX_LAG_FRAMES, SYNC_WINDOW_FRAMES
+from ..visual.landmarks import N_LIP_POINTS
+
+MODEL_KIND = "avdetect.sync"
+MODEL_VERSION = 1  # bump when the architecture or the input preprocessing changes
+NORM_EPS = 1e-5
+
+
+class TokenLayout(str, enum.Enum):
+    """Which tokens the encoder attends over (T = window frames).
+
+    fused:    T tokens MLP([visual_t, audio_t]) -- cheapest; lag-0 pairing is explicit and
+              other lags are compared through attention across time
+    separate: T visual + T audio tokens with modality embeddings (3x the attention cost;
+              learned nothing on the toy problem in the tests within 150 steps)
+    both:     separate + fused (3T tokens)
+    """
+
+    fused = "fused"
+    separate = "separate"
+    both = "both"
+
+
+class ModelFileError(Exception):
+    """A weights/config pair that is missing, corrupt or from an incompatible version."""
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    version: int = MODEL_VERSION
+    max_frames: int = SYNC_WINDOW_FRAMES  # 50 frames = 2 s per window at most
+    n_mels: int = N_MELS
+    mel_per_frame: int = MEL_FRAMES_PER_VIDEO_FRAME  # 4 mel frames (10 ms) per video frame
+    n_points: int = N_LIP_POINTS
+    d_model: int = 64
+    n_heads: int = 4
+    n_layers: int = 3
+    ff_mult: int = 2
+    dropout: float = 0.1
+    max_offset: int = SYNC_MAX_LAG_FRAMES  # offsets -15..+15 frames (+-600 ms)
+    tokens: str = "fused"  # a TokenLayout value
+
+    @property
+    def n_offsets(self) -> int:
+        return 2 * self.max_offset + 1
+
+    @classmethod
+    def tiny(cls) -> "SyncConfig":
+        """A few thousand parameters: for tests only."""
+        return cls(d_model=16, n_heads=2, n_layers=1, ff_mult=1, dropout=0.0)
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int) -> torch.Tensor:
+    """Mean of x over `dim` where mask (broadcastable to x) is True; 0 when none is."""
+    m = mask.to(x.dtype)
+    return (x * m).sum(dim, keepdim=True) / m.sum(dim, keepdim=True).clamp_min(1.0)
+
+
+def prepare_lips(lips: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """lips (B, T, P, 2) (NaN allowed where invalid), valid (B, T) -> (B, T, 4P + 1).
+
+    Per window: remove the mean mouth shape (identity), keep motion; add velocity and a
+    validity flag; invalid frames are zeros.
+    """
+    b, t, p, _ = lips.shape
+    assert valid.shape == (b, t), (lips.shape, valid.shape)
+    v = valid[..., None, None]
+    x = torch.where(v, torch.nan_to_num(lips), torch.zeros_like(lips))
+    x = (x - masked_mean(x, v, 1)) * v
+    vel = torch.zeros_like(x)
+    both = (valid[:, 1:] & valid[:, :-1])[..., None, None]
+    vel[:, 1:] = (x[:, 1:] - x[:, :-1]) * both
+    out = torch.cat([x.reshape(b, t, 2 * p), vel.reshape(b, t, 2 * p), valid[..., None].to(x.dtype)], -1)
+    assert out.shape == (b, t, 4 * p + 1)
+    return out
+
+
+def normalise_mel(mel: torch.Tensor, frame_valid: torch.Tensor, mel_per_frame: int) -> torch.Tensor:
+    """mel (B, 4T, M) log-mel, frame_valid (B, T) -> per-window standardised (B, 4T, M)."""
+    m = frame_valid.repeat_interleave(mel_per_frame, 1)[..., None]  # (B, 4T, 1)
+    mu = masked_mean(mel, m, 1).mean(-1, keepdim=True)
+    var = masked_mean((mel - mu) ** 2, m, 1).mean(-1, keepdim=True)
+    return (mel - mu) / (var + NORM_EPS).sqrt() * m
+
+
+class SyncTransformer(nn.Module):
+    def __init__(self, cfg: SyncConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.d_model
+        self.audio_in = nn.Sequential(  # (B, 80, 4T) -> (B, d, T): 25 Hz audio tokens
+            nn.Conv1d(cfg.n_mels, d, 3, padding=1), nn.GELU(),
+            nn.Conv1d(d, d, cfg.mel_per_frame, stride=cfg.mel_per_frame), nn.GELU())
+        self.audio_conv = nn.Conv1d(d, d, 3, padding=1)
+        self.visual_in = nn.Sequential(nn.Linear(4 * cfg.n_points + 1, d), nn.GELU(), nn.Linear(d, d))
+        self.visual_conv = nn.Conv1d(d, d, 3, padding=1)
+        self.time_emb = nn.Embedding(cfg.max_frames, d)
+        self.modality_emb = nn.Embedding(4, d)  # 0 cls, 1 visual, 2 audio, 3 fused
+        self.layout = TokenLayout(cfg.tokens)
+        self.fuse = nn.Sequential(nn.Linear(2 * d, d), nn.GELU(), nn.Linear(d, d))
+        self.cls = nn.Parameter(torch.zeros(1, 1, d))
+        layer = nn.TransformerEncoderLayer(d, cfg.n_heads, cfg.ff_mult * d, cfg.dropout,
+                                           activation="gelu", batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, cfg.n_layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, 1 + cfg.n_offsets)
+
+    def forward(self, lips: torch.Tensor, lip_valid: torch.Tensor, mel: torch.Tensor,
+                frame_valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """lips (B, T, 40, 2), lip_valid (B, T) face found, mel (B, 4T, 80) log-mel,
+        frame_valid (B, T) False on padding -> (sync_logit (B,), offset_logits (B, 31))."""
+        b, t = frame_valid.shape
+        c = self.cfg
+        assert t <= c.max_frames and lips.shape == (b, t, c.n_points, 2), lips.shape
+        assert mel.shape == (b, t * c.mel_per_frame, c.n_mels), mel.shape
+        lv = lip_valid & frame_valid
+        keep = frame_valid[..., None].to(mel.dtype)  # padding must not leak through the convs
+        v = self.visual_in(prepare_lips(lips, lv)) * keep
+        v = v + self.visual_conv(v.transpose(1, 2)).transpose(1, 2)
+        a = self.audio_in(normalise_mel(mel, frame_valid, c.mel_per_frame).transpose(1, 2)).transpose(1, 2) * keep
+        a = a + self.audio_conv(a.transpose(1, 2)).transpose(1, 2)
+        pos = self.time_emb(torch.arange(t, device=mel.device))[None]
+        mod = self.modality_emb.weight
+        parts = [self.cls.expand(b, 1, -1) + mod[0]]
+        if self.layout != TokenLayout.fused:
+            parts += [v + pos + mod[1], a + pos + mod[2]]
+        if self.layout != TokenLayout.separate:
+            parts.append(self.fuse(torch.cat([v, a], -1)) + pos + mod[3])
+        tokens = torch.cat(parts, 1)
+        pad = torch.cat([torch.zeros(b, 1, dtype=torch.bool, device=mel.device)]
+                        + [~frame_valid] * (len(parts) - 1), 1)
+        h = self.norm(self.encoder(tokens, src_key_padding_mask=pad)[:, 0])
+        out = self.head(h)
+        return out[:, 0], out[:, 1:]
+
+
+def offset_to_class(offset_frames: torch.Tensor, cfg: SyncConfig) -> torch.Tensor:
+    return offset_frames + cfg.max_offset
+
+
+def class_to_offset(cls: torch.Tensor, cfg: SyncConfig) -> torch.Tensor:
+    return cls - cfg.max_offset
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def save_model(model: SyncTransformer, stem: str | Path, extra: dict | None = None) -> Path:
+    """Write <stem>.safetensors and <stem>.json (config, version, sha256). Returns the json path."""
+    from safetensors.torch import save_file
+
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    weights = stem.with_suffix(".safetensors")
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(weights))
+    meta = {"kind": MODEL_KIND, "version": model.cfg.version, "config": dataclasses.asdict(model.cfg),
+            "weights": weights.name, "sha256": _sha256(weights), **(extra or {})}
+    js = stem.with_suffix(".json")
+    js.write_text(json.dumps(meta, indent=2) + "\n")
+    return js
+
+
+def load_model(stem: str | Path, device: str | torch.device = "cpu") -> SyncTransformer:
+    """Load <stem>.json + weights; checks kind, version and sha256. Returns an eval-mode model."""
+    from safetensors.torch import load_file
+
+    stem = Path(stem)
+    js, weights = stem.with_suffix(".json"), stem.with_suffix(".safetensors")
+    if not js.exists() or not weights.exists():
+        raise ModelFileError(f"{stem}: model files missing (need {js.name} and {weights.name})")
+    meta = json.loads(js.read_text())
+    if meta.get("kind") != MODEL_KIND or meta.get("version") != MODEL_VERSION:
+        raise ModelFileError(f"{js}: kind/version {meta.get('kind')}/{meta.get('version')}, "
+                             f"this avdetect reads {MODEL_KIND}/{MODEL_VERSION}")
+    if _sha256(weights) != meta.get("sha256"):
+        raise ModelFileError(f"{weights}: sha256 does not match {js.name} (corrupt or replaced)")
+    model = SyncTransformer(SyncConfig(**meta["config"]))
+    model.load_state_dict(load_file(str(weights)))
+    return model.to(device).eval()

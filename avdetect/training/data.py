@@ -1,0 +1,267 @@
+"""Sync training data: splits, positives and synthetic negatives, augmentation, batching.
+
+An example is a window of L video frames (25 fps) of one clip's lips plus L * 640 samples
+of audio. `offset` d (frames) means the audio lags the lips by d: the audio at timeline
+frame t is the clip's original audio at frame t - d (DESIGN.md's offset_ms = 40 * d).
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import functools
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchaudio
+
+from ..audio.features import LOG_FLOOR, _mel_transform
+from ..constants import (AUDIO_SAMPLES_PER_FRAME, MEL_FRAMES_PER_VIDEO_FRAME, N_FFT, N_MELS, SAMPLE_RATE,
+                         SYNC_WINDOW_FRAMES)
+from ..visual.landmarks import N_LIP_POINTS
+from .sync_corpus import CachedClip, cache_path, load_cached
+
+MIN_WINDOW_FRAMES = 20  # 0.8 s: shortest window trained on / judged
+MAX_OFFSET_FRAMES = 15  # +-600 ms
+IGNORE = -100  # label value excluded from a loss
+MIN_SPEECH_FRACTION = 0.3  # windows drawn for positives/offsets should contain speech
+ARABIC_TRAIN_END, ARABIC_VAL_END = 0.75, 0.85  # share of LRC-AR clips by number: train | val | test
+GRID_VAL_SHARE = 0.1  # last 10 % of GRID s1 (sorted names): validation (same speaker)
+NARROWBAND_RATE = 8_000  # Hz: telephone band-limit augmentation
+
+
+class Split(str, enum.Enum):
+    train = "train"
+    val = "val"
+    test = "test"
+
+
+class Kind(str, enum.Enum):
+    positive = "positive"  # true pair, offset 0
+    offset = "offset"  # true pair shifted by d frames
+    dub_same = "dub_same"  # audio of another clip of the same corpus (GRID: same speaker)
+    dub_other = "dub_other"  # audio of a clip from the other corpus (other language/person)
+    tts = "tts"  # synthetic speech
+
+
+KIND_PROBS = {Kind.positive: 0.35, Kind.offset: 0.30, Kind.dub_same: 0.17, Kind.dub_other: 0.06,
+              Kind.tts: 0.12}
+
+
+def assign_splits(names: list[str]) -> dict[str, Split]:
+    """Contiguous blocks: av/multi -> test; LRC-AR by clip number 75 % | 10 % | 15 %; GRID 90 | 10."""
+    out: dict[str, Split] = {}
+    grid = sorted(n for n in names if "grid_s1" in n)
+    arabic = sorted((n for n in names if "lrc_ar" in n), key=lambda n: int(re.sub(r"\D", "", Path(n).stem)))
+    for i, n in enumerate(grid):
+        out[n] = Split.val if i >= len(grid) * (1 - GRID_VAL_SHARE) else Split.train
+    for i, n in enumerate(arabic):
+        r = i / len(arabic)
+        out[n] = Split.train if r < ARABIC_TRAIN_END else Split.val if r < ARABIC_VAL_END else Split.test
+    for n in names:
+        out.setdefault(n, Split.test)  # av/multi and anything else: other people, never trained on
+    return out
+
+
+def load_corpus(cache_dir: str | Path) -> dict[Split, list[CachedClip]]:
+    """Read cache_dir/index.csv and every usable clip (>= MIN_WINDOW_FRAMES frames), by split."""
+    cache_dir = Path(cache_dir)
+    with open(cache_dir / "index.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r["status"] in ("ok", "cached")]
+    splits = assign_splits([r["name"] for r in rows])
+    out: dict[Split, list[CachedClip]] = {s: [] for s in Split}
+    for r in rows:
+        clip = load_cached(cache_path(cache_dir, r["sha256"]), r["name"])
+        if clip is not None and clip.n_frames >= MIN_WINDOW_FRAMES:
+            out[splits[r["name"]]].append(clip)
+    return out
+
+
+def load_tts_bank(path: str | Path, split: Split) -> list[np.ndarray]:
+    """cache/tts/bank.npz -> list of (N,) float32 utterances of that split ("train"/"test")."""
+    z = np.load(path)
+    off, audio = z["offsets"], z["audio"]
+    return [audio[off[i]:off[i + 1]].astype(np.float32) / 32767.0
+            for i in range(len(off) - 1) if str(z["split"][i]) == split.value]
+
+
+@dataclass
+class Example:
+    lips: np.ndarray  # (L, 40, 2) float32, NaN where no face
+    lip_valid: np.ndarray  # (L,) bool
+    audio: np.ndarray  # (L * 640,) float32
+    sync: float  # 1 in sync, 0 not, IGNORE for +-1 frame offsets
+    offset: int  # frames in [-15, 15], or IGNORE for dubbed / TTS audio
+    kind: Kind
+
+
+def _frames(samples: np.ndarray, start: int, n: int) -> np.ndarray:
+    """Audio of timeline frames [start, start + n), zero-padded past the ends -> (n * 640,)."""
+    out = np.zeros(n * AUDIO_SAMPLES_PER_FRAME, np.float32)
+    a, b = start * AUDIO_SAMPLES_PER_FRAME, (start + n) * AUDIO_SAMPLES_PER_FRAME
+    src = samples[max(a, 0):max(min(b, len(samples)), 0)]
+    lo = max(0, -a)
+    out[lo:lo + len(src)] = src
+    return out
+
+
+def _speechy_start(rng: np.random.Generator, clip: CachedClip, lo: int, hi: int, length: int,
+                   audio_shift: int = 0, tries: int = 5) -> int:
+    """A start in [lo, hi] whose audio window has speech, if one turns up within `tries`."""
+    s = int(rng.integers(lo, hi + 1))
+    for _ in range(tries):
+        a = clip.speech[max(0, s - audio_shift):s - audio_shift + length]
+        if len(a) and a.mean() >= MIN_SPEECH_FRACTION:
+            return s
+        s = int(rng.integers(lo, hi + 1))
+    return s
+
+
+def _window_len(rng: np.random.Generator, n: int) -> int:
+    return int(rng.integers(MIN_WINDOW_FRAMES, min(SYNC_WINDOW_FRAMES, n) + 1))
+
+
+def _donor_audio(rng, donors: list[CachedClip], exclude: CachedClip, length: int) -> np.ndarray | None:
+    for _ in range(10):
+        d = donors[int(rng.integers(len(donors)))]
+        if d is exclude or d.n_frames < length:
+            continue
+        s = _speechy_start(rng, d, 0, d.n_frames - length, length)
+        return _frames(d.audio, s, length)
+    return None
+
+
+def _tts_audio(rng, bank: list[np.ndarray], length: int) -> np.ndarray:
+    u = bank[int(rng.integers(len(bank)))]
+    n = length * AUDIO_SAMPLES_PER_FRAME
+    if len(u) >= n:
+        s = int(rng.integers(0, len(u) - n + 1))
+        return u[s:s + n].copy()
+    out = np.zeros(n, np.float32)
+    s = int(rng.integers(0, n - len(u) + 1))
+    out[s:s + len(u)] = u
+    return out
+
+
+def sample_example(rng: np.random.Generator, clips: list[CachedClip], same: dict[str, list[CachedClip]],
+                   other: dict[str, list[CachedClip]], tts: list[np.ndarray]) -> Example:
+    """Draw one window. same/other: donor clips by corpus ("grid"/"lrc") for dubbing."""
+    clip = clips[int(rng.integers(len(clips)))]
+    n = clip.n_frames
+    kind = Kind(rng.choice([k.value for k in KIND_PROBS], p=list(KIND_PROBS.values())))
+    if kind == Kind.offset and n - MIN_WINDOW_FRAMES >= 1:
+        mag = int(rng.integers(1, min(MAX_OFFSET_FRAMES, n - MIN_WINDOW_FRAMES) + 1))
+        d = mag * int(rng.choice([-1, 1]))
+        length = int(rng.integers(MIN_WINDOW_FRAMES, min(SYNC_WINDOW_FRAMES, n - mag) + 1))
+        s = _speechy_start(rng, clip, max(0, d), min(n - length, n - length + d), length, d)
+        sync = float(IGNORE) if mag == 1 else 0.0
+        return _example(clip, s, length, _frames(clip.audio, s - d, length), sync, d, kind)
+    length = _window_len(rng, n)
+    s = _speechy_start(rng, clip, 0, n - length, length)
+    corpus = "grid" if "grid" in clip.name else "lrc"
+    audio = None
+    if kind == Kind.dub_same:
+        audio = _donor_audio(rng, same[corpus], clip, length)
+    elif kind == Kind.dub_other:
+        audio = _donor_audio(rng, other[corpus], clip, length)
+    elif kind == Kind.tts and tts:
+        audio = _tts_audio(rng, tts, length)
+    if audio is None:  # positive (or a negative that found no donor)
+        return _example(clip, s, length, _frames(clip.audio, s, length), 1.0, 0, Kind.positive)
+    return _example(clip, s, length, audio, 0.0, IGNORE, kind)
+
+
+def _example(clip: CachedClip, s: int, length: int, audio: np.ndarray, sync: float, offset: int,
+             kind: Kind) -> Example:
+    lips = clip.landmarks[s:s + length]
+    valid = clip.mask[s:s + length]
+    assert lips.shape == (length, N_LIP_POINTS, 2) and audio.shape == (length * AUDIO_SAMPLES_PER_FRAME,)
+    return Example(lips, valid, audio, sync, offset, kind)
+
+
+def donor_pools(clips: list[CachedClip]) -> tuple[dict[str, list[CachedClip]], dict[str, list[CachedClip]]]:
+    grid = [c for c in clips if "grid" in c.name]
+    lrc = [c for c in clips if "grid" not in c.name]
+    return {"grid": grid, "lrc": lrc}, {"grid": lrc, "lrc": grid}
+
+
+@dataclass
+class Batch:
+    lips: torch.Tensor  # (B, T, 40, 2)
+    lip_valid: torch.Tensor  # (B, T) bool
+    audio: torch.Tensor  # (B, T * 640)
+    frame_valid: torch.Tensor  # (B, T) bool, False on padding
+    sync: torch.Tensor  # (B,) float, IGNORE = excluded
+    offset: torch.Tensor  # (B,) long, IGNORE = excluded
+
+
+def collate(examples: list[Example]) -> Batch:
+    b, t = len(examples), max(len(e.lip_valid) for e in examples)
+    lips = np.full((b, t, N_LIP_POINTS, 2), np.nan, np.float32)
+    lv = np.zeros((b, t), bool)
+    fv = np.zeros((b, t), bool)
+    audio = np.zeros((b, t * AUDIO_SAMPLES_PER_FRAME), np.float32)
+    for i, e in enumerate(examples):
+        n = len(e.lip_valid)
+        lips[i, :n], lv[i, :n], fv[i, :n] = e.lips, e.lip_valid, True
+        audio[i, :len(e.audio)] = e.audio
+    return Batch(torch.from_numpy(lips), torch.from_numpy(lv), torch.from_numpy(audio), torch.from_numpy(fv),
+                 torch.tensor([e.sync for e in examples], dtype=torch.float32),
+                 torch.tensor([e.offset for e in examples], dtype=torch.long))
+
+
+def window_mel(audio: torch.Tensor) -> torch.Tensor:
+    """audio (B, T * 640) -> log-mel (B, 4T, 80), the same transform as audio.features.log_mel."""
+    b, n = audio.shape
+    t = n // AUDIO_SAMPLES_PER_FRAME
+    assert n == t * AUDIO_SAMPLES_PER_FRAME, n
+    mel = _mel_transform(str(audio.device))(audio)  # (B, 80, n // 160 + 1)
+    out = torch.log(mel + LOG_FLOOR).transpose(1, 2)[:, : t * MEL_FRAMES_PER_VIDEO_FRAME]
+    assert out.shape == (b, t * MEL_FRAMES_PER_VIDEO_FRAME, N_MELS), out.shape
+    return out.contiguous()
+
+
+def augment_audio(audio: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """(B, N) -> (B, N): random gain, additive noise (5-40 dB SNR). Band limit: augment_mel."""
+    b = audio.shape[0]
+    r = lambda: torch.rand(b, 1, generator=gen)  # noqa: E731
+    x = audio * (0.25 + 1.75 * r())
+    power = x.pow(2).mean(1, keepdim=True).clamp_min(1e-8)
+    snr_db = 5 + 35 * r()
+    noise = torch.randn(x.shape, generator=gen) * (power / 10 ** (snr_db / 10)).sqrt()
+    x = torch.where(r() < 0.5, x + noise, x)
+    return x.clamp(-1, 1)
+
+
+@functools.lru_cache(maxsize=1)
+def _narrowband_bins() -> torch.Tensor:
+    """(80,) bool: mel bins whose centre lies above the 4 kHz Nyquist of 8 kHz audio."""
+    edges = torchaudio.functional.melscale_fbanks(N_FFT // 2 + 1, 20.0, SAMPLE_RATE / 2, N_MELS, SAMPLE_RATE)
+    freqs = torch.linspace(0, SAMPLE_RATE / 2, N_FFT // 2 + 1)
+    centre = (edges * freqs[:, None]).sum(0) / edges.sum(0).clamp_min(1e-8)
+    return centre > NARROWBAND_RATE / 2
+
+
+def augment_mel(mel: torch.Tensor, gen: torch.Generator, p: float = 0.3) -> torch.Tensor:
+    """(B, 4T, 80) log-mel: with probability p a window becomes 8 kHz telephone band
+    (energy above 4 kHz removed, as resampling 16 -> 8 -> 16 kHz would)."""
+    pick = (torch.rand(mel.shape[0], generator=gen) < p)[:, None, None] & _narrowband_bins()[None, None]
+    return torch.where(pick, torch.full_like(mel, math.log(LOG_FLOOR)), mel)
+
+
+def augment_lips(lips: torch.Tensor, valid: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """lips (B, T, 40, 2), valid (B, T): jitter, per-axis scale, small roll, dropped frames."""
+    b, t = valid.shape
+    scale = 1 + 0.15 * (2 * torch.rand(b, 1, 1, 2, generator=gen) - 1)
+    ang = 0.09 * (2 * torch.rand(b, generator=gen) - 1)  # +-5 degrees
+    c, s = torch.cos(ang), torch.sin(ang)
+    rot = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)  # (B, 2, 2)
+    x = torch.einsum("btpi,bji->btpj", lips * scale, rot)
+    x = x + 0.004 * torch.randn(x.shape, generator=gen)
+    drop_rate = torch.where(torch.rand(b, 1, generator=gen) < 0.3, 0.15, 0.0)
+    keep = torch.rand(b, t, generator=gen) >= drop_rate
+    return x, valid & keep

@@ -1,0 +1,44 @@
+#!/usr/bin/env python
+"""Time the learned sync check against feature extraction (FaceMesh dominates a scan).
+
+    PYTHONPATH=. python scripts/bench_learned_sync.py --model models/sync FILE [FILE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch
+
+from avdetect.checks.learned_sync import score_learned_sync
+from avdetect.features import extract
+from avdetect.models.sync import load_model
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("files", nargs="+")
+    ap.add_argument("--model", default="models/sync")
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    model = load_model(a.model)
+    t_ext = t_sync = dur = 0.0
+    for f in a.files:
+        t0 = time.perf_counter()
+        feats = extract(f)
+        t1 = time.perf_counter()
+        r = score_learned_sync(feats.mouth, feats.audio.samples, feats.speech, model=model)
+        t2 = time.perf_counter()
+        t_ext, t_sync, dur = t_ext + t1 - t0, t_sync + t2 - t1, dur + feats.duration_s
+        print(f"{f}: {feats.duration_s:.1f} s media, extract {t1 - t0:.2f} s, learned sync {t2 - t1:.3f} s "
+              f"({len(r.windows)} windows), p_sync {r.p_sync:.2f}, offset {r.offset_ms:+.0f} ms")
+    print(f"total {dur:.1f} s media: extract {t_ext:.2f} s, learned sync {t_sync:.3f} s "
+          f"= {100 * t_sync / t_ext:.1f} % of extraction")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+#!/usr/bin/env python
+"""Train the lip-sync transformer on the cached corpus (see scripts/build_sync_corpus.py).
+
+    PYTHONPATH=. python scripts/train_sync.py --steps 3000 --max-minutes 25 --out models/sync
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from avdetect.training.sync import TrainConfig, train
+
+
+def main() -> int:
+    d = TrainConfig()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cache", default=d.cache_dir)
+    ap.add_argument("--tts-bank", default=d.tts_bank)
+    ap.add_argument("--out", default=d.out)
+    ap.add_argument("--log-dir", default=d.log_dir)
+    ap.add_argument("--steps", type=int, default=d.steps)
+    ap.add_argument("--max-minutes", type=float, default=d.max_minutes)
+    ap.add_argument("--batch-size", type=int, default=d.batch_size)
+    ap.add_argument("--lr", type=float, default=d.lr)
+    ap.add_argument("--eval-every", type=int, default=d.eval_every)
+    ap.add_argument("--seed", type=int, default=d.seed)
+    ap.add_argument("--device", default=d.device, help="cpu, cuda, cuda:1, ...")
+    ap.add_argument("--threads", type=int, default=d.threads)
+    ap.add_argument("--init-from", default=None, help="continue from these weights (path stem)")
+    a = ap.parse_args()
+    best = train(TrainConfig(cache_dir=a.cache, tts_bank=a.tts_bank, out=a.out, log_dir=a.log_dir,
+                             steps=a.steps, max_minutes=a.max_minutes, batch_size=a.batch_size,
+                             lr=a.lr, eval_every=a.eval_every, seed=a.seed, device=a.device,
+                             threads=a.threads, init_from=a.init_from))
+    print(json.dumps(best, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""Sync model: shapes, save/load checks, a toy problem it must learn, inference on real data."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from avdetect.checks.learned_sync import score_learned_sync, window_starts
+from avdetect.constants import AUDIO_SAMPLES_PER_FRAME, SYNC_WINDOW_FRAMES
+from avdetect.models.sync import (ModelFileError, SyncConfig, SyncTransformer, TokenLayout,
+                                  load_model, prepare_lips, save_model)
+from avdetect.training.data import (IGNORE, Example, Kind, augment_audio, augment_lips, collate,
+                                    window_mel)
+from avdetect.training.metrics import eer_labels as eer, roc_auc_labels as roc_auc
+from avdetect.visual.landmarks import MouthTrack
+
+STEPS, LR = 150, 1e-2  # toy problem budget
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+def _inputs(b: int, t: int, cfg: SyncConfig, gen: torch.Generator):
+    lips = torch.randn(b, t, cfg.n_points, 2, generator=gen) * 0.1
+    valid = torch.ones(b, t, dtype=torch.bool)
+    mel = torch.randn(b, t * cfg.mel_per_frame, cfg.n_mels, generator=gen)
+    return lips, valid, mel, valid.clone()
+
+
+@pytest.mark.parametrize("layout", list(TokenLayout))
+def test_forward_shapes_and_padding_invariance(layout):
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(SyncConfig.tiny(), tokens=layout.value)
+    m = SyncTransformer(cfg).eval()
+    lips, lv, mel, fv = _inputs(3, 30, cfg, torch.Generator().manual_seed(0))
+    s, o = m(lips, lv, mel, fv)
+    assert s.shape == (3,) and o.shape == (3, cfg.n_offsets)
+    # padding 30 -> 40 frames (masked) must not change the outputs
+    pad_l = torch.cat([lips, torch.full((3, 10, cfg.n_points, 2), float("nan"))], 1)
+    pad_m = torch.cat([mel, torch.zeros(3, 10 * cfg.mel_per_frame, cfg.n_mels)], 1)
+    fv2 = torch.cat([fv, torch.zeros(3, 10, dtype=torch.bool)], 1)
+    lv2 = torch.cat([lv, torch.zeros(3, 10, dtype=torch.bool)], 1)
+    s2, o2 = m(pad_l, lv2, pad_m, fv2)
+    assert torch.allclose(s, s2, atol=1e-5) and torch.allclose(o, o2, atol=1e-5)
+
+
+def test_prepare_lips_removes_mean_shape_and_ignores_missing_frames():
+    lips = torch.randn(2, 10, 40, 2)
+    valid = torch.ones(2, 10, dtype=torch.bool)
+    valid[0, 3] = False
+    lips[0, 3] = float("nan")
+    x = prepare_lips(lips + 5.0, valid)  # a constant offset (identity) must vanish
+    assert x.shape == (2, 10, 161) and torch.isfinite(x).all()
+    assert torch.allclose(x, prepare_lips(lips, valid), atol=1e-4)
+    assert (x[0, 3] == 0).all()
+
+
+def test_save_load_round_trip_checks_version_and_sha(tmp_path):
+    torch.manual_seed(0)
+    m = SyncTransformer(SyncConfig.tiny()).eval()
+    js = save_model(m, tmp_path / "sync")
+    m2 = load_model(tmp_path / "sync")
+    x = _inputs(2, 25, m.cfg, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(m(*x)[0], m2(*x)[0])
+    meta = json.loads(js.read_text())
+    meta["version"] += 1
+    js.write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match="version"):
+        load_model(tmp_path / "sync")
+    meta["version"] -= 1
+    js.write_text(json.dumps(meta))
+    w = tmp_path / "sync.safetensors"
+    w.write_bytes(w.read_bytes()[:-1] + b"\0")
+    with pytest.raises(ModelFileError, match="sha256"):
+        load_model(tmp_path / "sync")
+
+
+def test_loss_decreases_on_toy_sync_problem():
+    """Audio energy follows mouth opening (sync) or an unrelated signal (not): must learn it."""
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+    cfg = SyncConfig.tiny()
+    m = SyncTransformer(cfg)
+    opt = torch.optim.Adam(m.parameters(), lr=LR)
+    b, t = 32, 20
+
+    def batch():
+        drive = torch.rand(b, t, generator=gen)
+        other = torch.rand(b, t, generator=gen)
+        y = (torch.rand(b, generator=gen) < 0.5).float()
+        lips = torch.zeros(b, t, cfg.n_points, 2)
+        lips[..., 1] = drive[..., None] * torch.linspace(-1, 1, cfg.n_points)
+        env = torch.where(y[:, None] > 0, drive, other).repeat_interleave(cfg.mel_per_frame, 1)
+        mel = env[..., None].expand(b, t * cfg.mel_per_frame, cfg.n_mels).clone()
+        valid = torch.ones(b, t, dtype=torch.bool)
+        return lips, valid, mel, valid, y
+
+    losses = []
+    for _ in range(STEPS):
+        lips, lv, mel, fv, y = batch()
+        s, _ = m(lips, lv, mel, fv)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(s, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:10]), losses
+
+
+def test_collate_augment_and_mel_shapes():
+    gen = torch.Generator().manual_seed(0)
+    ex = [Example(np.zeros((n, 40, 2), np.float32), np.ones(n, bool),
+                  np.zeros(n * AUDIO_SAMPLES_PER_FRAME, np.float32), 1.0, 0, Kind.positive) for n in (20, 33)]
+    ex[1].offset, ex[1].sync = IGNORE, 0.0
+    b = collate(ex)
+    assert b.lips.shape == (2, 33, 40, 2) and b.frame_valid.sum() == 53
+    assert b.offset.tolist() == [0, IGNORE]
+    assert window_mel(augment_audio(b.audio, gen)).shape == (2, 33 * 4, 80)
+    lips, valid = augment_lips(b.lips, b.lip_valid, gen)
+    assert lips.shape == b.lips.shape and valid.shape == b.lip_valid.shape
+
+
+def test_metrics():
+    assert roc_auc(np.array([0.1, 0.2, 0.8, 0.9]), np.array([0, 0, 1, 1])) == 1.0
+    assert roc_auc(np.array([0.5, 0.5]), np.array([0, 1])) == 0.5
+    assert eer(np.array([0.1, 0.2, 0.8, 0.9]), np.array([0, 0, 1, 1])) == 0.0
+
+
+def test_window_grid_and_score_api():
+    assert window_starts(50, 50) == [0]
+    assert window_starts(80, 50) == [0, 12, 25, 30]
+    torch.manual_seed(0)
+    m = SyncTransformer(SyncConfig.tiny()).eval()
+    t = 90
+    lm = np.random.default_rng(0).normal(size=(t, 40, 2)).astype(np.float32)
+    mouth = MouthTrack(lm, np.ones(t, bool), np.zeros(t, np.float32), 50.0)
+    samples = np.zeros(t * AUDIO_SAMPLES_PER_FRAME - 100, np.float32)
+    r = score_learned_sync(mouth, samples, np.ones(t, bool), model=m)
+    assert len(r.windows) == len(window_starts(t, SYNC_WINDOW_FRAMES)) and r.n_judged == len(r.windows)
+    assert 0 <= r.p_sync <= 1 and r.offset_ms % 40 == 0
+    short = MouthTrack(lm[:10], np.ones(10, bool), np.zeros(10, np.float32), 50.0)
+    assert score_learned_sync(short, samples[:6400], np.ones(10, bool), model=m).p_sync is None
+
+
+@pytest.mark.integration
+def test_shipped_model_on_shared_clip():
+    """The shipped model on a real GRID clip: in sync beats the same audio 400 ms late."""
+    clip = DATA / "av" / "grid_s1" / "video" / "bbaf2n.mp4"
+    if not clip.exists():
+        pytest.skip(f"shared data not found at {DATA.resolve()} (needs ../shared/data next to the repo)")
+    stem = Path(__file__).resolve().parents[1] / "models" / "sync"
+    if not stem.with_suffix(".json").exists():
+        pytest.skip("models/sync.json not shipped in this checkout")
+    from avdetect.features import extract
+
+    f = extract(clip)
+    model = load_model(stem)
+    real = score_learned_sync(f.mouth, f.audio.samples, f.speech, model=model)
+    late = np.concatenate([np.zeros(10 * AUDIO_SAMPLES_PER_FRAME, np.float32), f.audio.samples])
+    shifted = score_learned_sync(f.mouth, late, np.r_[np.zeros(10, bool), f.speech], model=model)
+    assert real.n_judged > 0
+    assert real.p_sync > shifted.p_sync
+    assert abs(real.offset_ms) <= 40
+
+
+def test_offset_scan_returns_a_lag_in_range():
+    from avdetect.checks.learned_sync import OffsetMethod
+
+    torch.manual_seed(0)
+    m = SyncTransformer(SyncConfig.tiny()).eval()
+    t = 60
+    lm = np.random.default_rng(1).normal(size=(t, 40, 2)).astype(np.float32)
+    mouth = MouthTrack(lm, np.ones(t, bool), np.zeros(t, np.float32), 50.0)
+    samples = np.random.default_rng(2).normal(size=t * AUDIO_SAMPLES_PER_FRAME).astype(np.float32) * 0.1
+    r = score_learned_sync(mouth, samples, np.ones(t, bool), model=m, offset_method=OffsetMethod.scan)
+    assert abs(r.offset_ms) <= m.cfg.max_offset * 40 and r.offset_ms % 40 == 0
+    assert 0 <= r.offset_confidence <= 1
