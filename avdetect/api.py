@@ -42,14 +42,15 @@ class ScanOptions:
     vad: VadBackend | None = None  # None: silero for video, webrtc for audio-only
     max_duration_s: float | None = None
     claimed: str | None = None  # enrolled voice the speaker should be
+    learned_sync: bool = True  # False: the training-free correlation check alone
 
 
 def run_checks(feats: ClipFeatures, options: ScanOptions) -> dict[str, CheckResult]:
     """All checks on extracted features; each says not_applicable when it cannot judge."""
     m = feats.mouth
-    lip = check_lip_sync(
-        m.landmarks if m is not None else None, m.mask if m is not None else None,
-        feats.envelope, feats.speech, feats.info.has_video, feats.audio is not None)
+    lip = check_lip_sync(m, feats.envelope, feats.speech,
+                         feats.audio.samples if feats.audio is not None else None,
+                         feats.info.has_video, feats.audio is not None, options.device, options.learned_sync)
     if m is not None and lip.status == Status.ok:
         lip.fields["faces"] = m.n_tracks
     return {"lip_sync": lip, **voice_checks(feats, options)}

@@ -27,7 +27,7 @@ from avdetect.visual.landmarks import FaceMeshTracker
 from avdetect import synth
 from batch_helpers import BATCH_CLIP_S, CRASH_MARK, crashing_extract, make_clips
 
-CPU = ScanOptions(device="cpu")
+CPU = ScanOptions(device="cpu", learned_sync=False)  # generated faces: the training-free check
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_batch_reports_errors_csv_resume_force(clips, tmp_path):
     assert [s.path for s in plan(expand_inputs([clips["in_sync"], clips["late"]]), read_records(out), False)[0]] \
         == [str(clips["in_sync"].resolve())]
 
-    res = CliRunner().invoke(app, ["batch", str(clips["corrupt"]), str(clips["late"]), "--out", str(out),
+    res = CliRunner().invoke(app, ["batch", "--lip-sync", "correlation", str(clips["corrupt"]), str(clips["late"]), "--out", str(out),
                                    "--force", "--workers", "1", "--device", "cpu"])
     assert res.exit_code == 1, res.output  # a file failed
     assert "2 files scanned (error 1, fake 1), 0 already done" in res.output
@@ -88,7 +88,7 @@ def test_killed_batch_keeps_whole_records_and_resumes(clips, tmp_path):
     for i in range(4):
         (folder / f"clip{i}.mp4").write_bytes(clips["in_sync" if i % 2 else "late"].read_bytes())
     out = tmp_path / "r.jsonl"
-    cmd = [sys.executable, "-m", "avdetect", "batch", str(folder), "--out", str(out), "--workers", "1",
+    cmd = [sys.executable, "-m", "avdetect", "batch", "--lip-sync", "correlation", str(folder), "--out", str(out), "--workers", "1",
            "--device", "cpu"]
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 240
@@ -102,7 +102,7 @@ def test_killed_batch_keeps_whole_records_and_resumes(clips, tmp_path):
                for line in text.splitlines())
     with out.open("a") as f:
         f.write('{"file": "torn')  # a kill in the middle of a write
-    res = CliRunner().invoke(app, ["batch", str(folder), "--out", str(out), "--workers", "1", "--device", "cpu"])
+    res = CliRunner().invoke(app, ["batch", "--lip-sync", "correlation", str(folder), "--out", str(out), "--workers", "1", "--device", "cpu"])
     assert res.exit_code == 0, res.output
     done = text.count("\n")
     assert f"{4 - done} files scanned" in res.output and f"{done} already done (skipped)" in res.output

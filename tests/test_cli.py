@@ -17,7 +17,7 @@ def _run(*args):
 def test_scan_several_files_one_json_per_line(in_sync_mp4, tmp_path):
     bad = tmp_path / "bad.mp4"
     bad.write_text("not a video")
-    p = _run("scan", in_sync_mp4, bad, tmp_path / "missing.wav", "--device", "cpu")
+    p = _run("scan", in_sync_mp4, bad, tmp_path / "missing.wav", "--device", "cpu", "--lip-sync", "correlation")
     assert p.returncode == 1
     lines = [json.loads(line) for line in p.stdout.splitlines()]
     assert [r["verdict"] for r in lines] == ["authentic", "error", "error"]
@@ -30,7 +30,7 @@ def test_scan_several_files_one_json_per_line(in_sync_mp4, tmp_path):
 
 def test_text_format_and_out_file(in_sync_mp4, tmp_path):
     out = tmp_path / "r.txt"
-    p = _run("scan", in_sync_mp4, "--format", "text", "--out", out)
+    p = _run("scan", in_sync_mp4, "--format", "text", "--out", out, "--lip-sync", "correlation")
     assert p.returncode == 0, p.stderr
     assert "AUTHENTIC" in out.read_text() and "lip_sync" in out.read_text()
 

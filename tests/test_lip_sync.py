@@ -4,11 +4,27 @@ import numpy as np
 import pytest
 
 from avdetect import synth
-from avdetect.api import scan
+from avdetect.api import ScanOptions
+from avdetect.api import scan as scan_default
 from avdetect.checks.lip_sync import check_lip_sync, describe_offset
 from avdetect.checks.sync_correlation import LAGS, refine_peak
 
 TOLERANCE_MS = 40
+CORRELATION = ScanOptions(learned_sync=False)
+
+
+def scan(path):
+    """Generated faces are an animated photo: these tests measure the training-free check."""
+    return scan_default(path, CORRELATION)
+
+
+def test_learned_model_runs_and_keeps_the_correlation_evidence(talking, tmp_path):
+    frames, samples = talking
+    r = scan_default(synth.write_av(tmp_path / "l.mp4", frames, synth.delay_audio(samples, 0.4)))
+    lip = _lip(r)
+    assert lip["method"] == "learned" and 0 <= lip["p_sync"] <= 1
+    assert lip["correlation"]["status"] == "ok" and abs(lip["correlation"]["offset_ms"] - 400) <= TOLERANCE_MS
+    assert lip["segments"] and all("p_sync" in s for s in lip["segments"])
 
 
 def _lip(report):
@@ -81,6 +97,8 @@ def test_too_short_is_not_applicable(talking, tmp_path):
 
 def test_check_policy_on_signals():
     assert check_lip_sync(None, None, None, None, False, True).status.value == "not_applicable"
+    assert "no face" in check_lip_sync(None, np.zeros(50), np.ones(50, bool), np.zeros(32000, np.float32),
+                                       True, True).reason
     peak = np.exp(-0.5 * ((LAGS - 5) / 1.5) ** 2)
     assert refine_peak(peak) == pytest.approx(5, abs=0.05)
     assert "audio lags" in describe_offset(200) and "lips lag" in describe_offset(-200)

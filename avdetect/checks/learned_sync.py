@@ -66,6 +66,11 @@ def model_stem() -> Path:
     return Path(os.environ.get(MODEL_ENV, DEFAULT_MODEL_STEM))
 
 
+def model_available() -> bool:
+    stem = model_stem()
+    return stem.with_suffix(".safetensors").exists() and stem.with_suffix(".json").exists()
+
+
 @functools.lru_cache(maxsize=4)
 def cached_model(stem: str, device: str) -> SyncTransformer:
     """Load once per (weights, device); raises models.sync.ModelFileError."""

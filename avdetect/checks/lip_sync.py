@@ -1,5 +1,10 @@
 """The lip_sync check: do the lips move with the speech, and by how much is the sound late?
 
+By default the learned sync transformer (`learned_sync`, models/sync.*) gives the score:
+100 * (1 - mean in-sync probability over windows with speech and a face). The training-free
+correlation check stays in the report as `correlation` and gives `offset_ms` when it can
+judge (clips of 1.4 s and more: it is the more precise offset estimator).
+
 Training-free policy over the correlation evidence of `sync_correlation`:
 - offset: |offset| beyond the tolerance of natural speech (100 ms) with a confident peak;
 - weak coupling: even the best lag within +-80 ms correlates poorly (audio may be replaced).
@@ -11,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..constants import SYNC_WINDOW_FRAMES, VIDEO_FPS
+from ..visual.landmarks import MouthTrack
+from . import learned_sync
 from . import sync_correlation as sc
 from .base import CheckResult, Segment, Status
 
@@ -22,6 +29,9 @@ WEAK_GOOD = 0.8  # best correlation within +-80 ms of a real clip (GRID 10th per
 WEAK_SPAN = 0.4
 WEAK_WEIGHT = 0.7
 CLIP_PRIOR = 0.5  # windows are judged on their curve blended with the clip's (2 s alone is noisy)
+SUSPICIOUS = 40.0  # fusion's suspicious threshold
+MIN_WINDOWS_FOR_FAKE = 2  # one 2 s window (a clip under 2.5 s) can make a clip suspicious, not fake
+SINGLE_WINDOW_CAP = 69.0
 MIN_FACE_COVERAGE = 0.5  # share of speech frames that need a tracked face
 MIN_FRAMES = sc.MIN_PAIRS + sc.SYNC_MAX_LAG_FRAMES  # 35 frames = 1.4 s
 
@@ -67,10 +77,72 @@ def _reasons(score: float, offset_ms: float, segments: list[Segment], duration_s
     return out
 
 
-def check_lip_sync(lips: np.ndarray | None, face_mask: np.ndarray | None,
-                   envelope: np.ndarray | None, speech: np.ndarray | None,
-                   has_video: bool, has_audio: bool) -> CheckResult:
-    """lips (Tv, 40, 2) + face_mask (Tv,) of the speaking face; envelope, speech (Ta,)."""
+def applicability(mouth: MouthTrack | None, envelope: np.ndarray | None, speech: np.ndarray | None,
+                  has_video: bool, has_audio: bool) -> CheckResult | None:
+    """A not_applicable result when nothing can be judged, else None."""
+    if not has_video:
+        return CheckResult.not_applicable("audio-only input: no picture to compare the lips with")
+    if not has_audio or envelope is None or speech is None:
+        return CheckResult.not_applicable("video has no audio track")
+    if mouth is None or not mouth.mask.any():
+        return CheckResult.not_applicable("no face found in the video")
+    n = min(len(mouth.mask), len(speech))
+    if not speech[:n].any():
+        return CheckResult.not_applicable("no speech detected")
+    if mouth.mask[:n][speech[:n]].mean() < MIN_FACE_COVERAGE:
+        return CheckResult.not_applicable("no face visible while someone speaks")
+    return None
+
+
+def check_lip_sync(mouth: MouthTrack | None, envelope: np.ndarray | None, speech: np.ndarray | None,
+                   samples: np.ndarray | None, has_video: bool, has_audio: bool,
+                   device: str = "cpu", learned: bool = True) -> CheckResult:
+    """mouth: the speaking face's track (Tv,); envelope, speech (Ta,); samples (N,) 16 kHz."""
+    na = applicability(mouth, envelope, speech, has_video, has_audio)
+    if na is not None:
+        return na
+    corr = check_correlation(mouth.landmarks, mouth.mask, envelope, speech, has_video, has_audio)
+    if not learned or not learned_sync.model_available():
+        return corr
+    res = learned_sync.score_learned_sync(mouth, samples, speech, device)
+    if res.p_sync is None or res.n_judged == 0:
+        return corr
+    return _combine(res, corr)
+
+
+def _combine(res: "learned_sync.LearnedSync", corr: CheckResult) -> CheckResult:
+    """Learned score and timeline; offset from the correlation check when it could judge."""
+    score = 100.0 * (1.0 - res.p_sync)
+    if res.n_judged < MIN_WINDOWS_FOR_FAKE:
+        score = min(score, SINGLE_WINDOW_CAP)
+    corr_ok = corr.status == Status.ok
+    # in sync per the model: a far correlation peak is a side peak, the model's offset stands
+    use_corr = corr_ok and score >= SUSPICIOUS
+    offset_ms = corr.fields["offset_ms"] if use_corr else res.offset_ms
+    segments = [Segment(w.start_s, w.end_s, 100.0 * (1.0 - w.p_sync),
+                        {"p_sync": round(w.p_sync, 3), "offset_ms": round(w.offset_ms)})
+                for w in res.windows if w.judged]
+    reasons = []
+    if score >= SUSPICIOUS:
+        if use_corr and corr.reasons and abs(offset_ms) > OFFSET_TOLERANCE_MS:
+            reasons = corr.reasons
+        else:
+            bad = [s for s in segments if s.score >= 50] or segments
+            span = f" from {_clock(bad[0].start_s)} to {_clock(bad[-1].end_s)}" if len(segments) > 1 else ""
+            reasons = [f"The lip movements do not match the speech{span} (in-sync probability {res.p_sync:.2f})"]
+    fields = {"offset_ms": int(round(offset_ms)),
+              "confidence": corr.fields["confidence"] if use_corr else round(res.offset_confidence, 3),
+              "p_sync": round(res.p_sync, 3), "method": "learned",
+              "correlation": {"status": corr.status.value, "reason": corr.reason,
+                              "score": None if corr.score is None else round(corr.score, 1),
+                              **{k: corr.fields.get(k) for k in ("offset_ms", "confidence")}}}
+    return CheckResult(Status.ok, score, None, segments, fields=fields, reasons=reasons)
+
+
+def check_correlation(lips: np.ndarray | None, face_mask: np.ndarray | None,
+                      envelope: np.ndarray | None, speech: np.ndarray | None,
+                      has_video: bool, has_audio: bool) -> CheckResult:
+    """Training-free check. lips (Tv, 40, 2) + face_mask (Tv,); envelope, speech (Ta,)."""
     if not has_video:
         return CheckResult.not_applicable("audio-only input: no picture to compare the lips with")
     if not has_audio or envelope is None or speech is None:
