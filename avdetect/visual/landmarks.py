@@ -99,6 +99,20 @@ def _quiet_stderr():
             os.close(fd)
 
 
+USED_POINTS = sorted(set(LIP_POINTS + EYE_OUTER))  # the 42 of 468 points avdetect reads
+N_MESH_POINTS = 468
+
+
+def _used_points(landmark) -> np.ndarray:
+    """MediaPipe landmark list -> (468, 2) normalised coords, NaN except USED_POINTS.
+
+    Copying 42 points instead of 468 out of the protobuf saves ~0.5 ms a frame.
+    """
+    out = np.full((N_MESH_POINTS, 2), np.nan, np.float32)
+    out[USED_POINTS] = [(landmark[i].x, landmark[i].y) for i in USED_POINTS]
+    return out
+
+
 class FaceMeshTracker:
     """MediaPipe FaceMesh in tracking mode; grows max faces when a detector sees more."""
 
@@ -117,7 +131,7 @@ class FaceMeshTracker:
             min_detection_confidence=0.5, min_tracking_confidence=0.5)
 
     def __call__(self, index: int, rgb: np.ndarray) -> list[np.ndarray]:
-        """rgb (H, W, 3) uint8 -> list of (468, 2) pixel landmark arrays, one per face."""
+        """rgb (H, W, 3) uint8 -> list of (468, 2) pixel landmarks, one per face (NaN except USED_POINTS)."""
         assert rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.dtype == np.uint8, rgb.shape
         if index % FACE_DETECT_EVERY == 0:
             self._maybe_grow(rgb)
@@ -126,8 +140,7 @@ class FaceMeshTracker:
             return []
         h, w = rgb.shape[:2]
         scale = np.array([w, h], np.float32)
-        return [np.array([(p.x, p.y) for p in face.landmark], np.float32) * scale
-                for face in res.multi_face_landmarks]
+        return [_used_points(face.landmark) * scale for face in res.multi_face_landmarks]
 
     def _maybe_grow(self, rgb: np.ndarray) -> None:
         det = self._detector.process(rgb)
