@@ -1,9 +1,10 @@
 """Speed of `avdetect scan` on CPU: seconds of media per second of wall time.
 
-Inputs: GRID clips from ../shared/data (360x288, 25 fps, 3 s) and a generated 720p
-(1280x720, 25 fps) talking-face clip. One warm-up scan loads the models first.
+Inputs: GRID clips from ../shared/data (360x288, 25 fps, 3 s), a generated 720p
+(1280x720, 25 fps) talking-face clip, and a 10-minute audio-only call (LibriSpeech
+utterances back to back, 8 kHz AAC). One warm-up scan loads the models first.
 
-    python scripts/bench_scan.py --grid 10 --hd-seconds 30
+    python scripts/bench_scan.py --grid 10 --hd-seconds 30 --call-minutes 10
 """
 
 from __future__ import annotations
@@ -33,6 +34,23 @@ def make_hd_clip(path: Path, seconds: float) -> Path:
     return synth.write_av(path, hd, samples)
 
 
+def make_call(path: Path, minutes: float) -> Path:
+    """An audio-only call: LibriSpeech utterances back to back (synthetic voice without shared data)."""
+    from avdetect import io, synth
+
+    flacs = sorted((DATA / "speech" / "librispeech").rglob("*.flac"))
+    parts, total = [], 0
+    need = int(minutes * 60 * 16000)
+    while total < need:
+        if flacs:
+            x = io.load_audio(flacs[len(parts) % len(flacs)]).samples
+        else:
+            x = synth.synthetic_speech(8.0, seed=len(parts))[0]
+        parts.append(x)
+        total += len(x)
+    return synth.write_av(path, None, np.concatenate(parts)[:need], audio_codec="aac", audio_rate=8000)
+
+
 def bench(paths: list[Path]) -> tuple[float, float]:
     from avdetect.api import scan
 
@@ -49,6 +67,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--grid", type=int, default=10, help="number of GRID clips")
     ap.add_argument("--hd-seconds", type=float, default=30.0)
+    ap.add_argument("--call-minutes", type=float, default=10.0, help="audio-only call (8 kHz AAC .m4a)")
     args = ap.parse_args()
     import torch
 
@@ -63,6 +82,8 @@ def main() -> None:
         if grid:
             rows.append(("GRID 360x288 25 fps", *bench(grid)))
         rows.append(("generated 1280x720 25 fps", *bench([hd])))
+        call = make_call(Path(tmp) / "call.m4a", args.call_minutes)
+        rows.append((f"audio-only call, 8 kHz AAC", *bench([call])))
     for name, media, wall in rows:
         print(f"{name:<28} media {media:7.1f} s  wall {wall:7.1f} s  speed {media / wall:5.2f}x real time")
 
