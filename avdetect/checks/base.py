@@ -7,6 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def fmt_time(t: float) -> str:
+    """Seconds -> MM:SS (HH:MM:SS from an hour on), for reasons people read."""
+    m, s = divmod(int(round(t)), 60)
+    return f"{m // 60:02d}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m:02d}:{s:02d}"
+
+
 class Status(str, enum.Enum):
     ok = "ok"
     not_applicable = "not_applicable"

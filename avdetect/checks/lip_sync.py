@@ -19,7 +19,7 @@ from ..constants import SYNC_WINDOW_FRAMES, VIDEO_FPS
 from ..visual.landmarks import MouthTrack
 from . import learned_sync
 from . import sync_correlation as sc
-from .base import CheckResult, Segment, Status
+from .base import CheckResult, Segment, Status, fmt_time
 
 OFFSET_TOLERANCE_MS = 100.0  # natural lip-audio asynchrony people do not notice
 OFFSET_FULL_MS = 250.0  # offsets this large score fully
@@ -51,11 +51,6 @@ def score_curve(curve: np.ndarray) -> tuple[float, float, float]:
     return float(100 * max(off, WEAK_WEIGHT * weak)), offset_ms, conf
 
 
-def _clock(t: float) -> str:
-    m, s = divmod(int(round(t)), 60)
-    return f"{m:02d}:{s:02d}"
-
-
 def describe_offset(offset_ms: float) -> str:
     ms = int(round(abs(offset_ms)))
     return f"the audio lags the lips by {ms} ms" if offset_ms > 0 else f"the lips lag the audio by {ms} ms"
@@ -67,7 +62,7 @@ def _reasons(score: float, offset_ms: float, segments: list[Segment], duration_s
     if score >= 40 and abs(offset_ms) > OFFSET_TOLERANCE_MS:
         same = [s for s in bad if np.sign(s.extra["offset_ms"]) == np.sign(offset_ms)]
         if same and (same[0].start_s > 0.5 or same[-1].end_s < duration_s - 0.5):
-            span = f" from {_clock(same[0].start_s)} to {_clock(same[-1].end_s)}"
+            span = f" from {fmt_time(same[0].start_s)} to {fmt_time(same[-1].end_s)}"
         else:
             span = ""
         out.append(f"{describe_offset(offset_ms)}{span}".capitalize())
@@ -128,7 +123,7 @@ def _combine(res: "learned_sync.LearnedSync", corr: CheckResult) -> CheckResult:
             reasons = corr.reasons
         else:
             bad = [s for s in segments if s.score >= 50] or segments
-            span = f" from {_clock(bad[0].start_s)} to {_clock(bad[-1].end_s)}" if len(segments) > 1 else ""
+            span = f" from {fmt_time(bad[0].start_s)} to {fmt_time(bad[-1].end_s)}" if len(segments) > 1 else ""
             reasons = [f"The lip movements do not match the speech{span} (in-sync probability {res.p_sync:.2f})"]
     fields = {"offset_ms": int(round(offset_ms)),
               "confidence": corr.fields["confidence"] if use_corr else round(res.offset_confidence, 3),

@@ -18,7 +18,7 @@ from ..audio.features import n_video_frames
 from ..audio.vad import VadBackend, speech_activity
 from ..constants import MEL_HOP, SAMPLE_RATE, VIDEO_FPS
 from ..models import spoof as spoof_model
-from .base import CheckResult, Segment, Status
+from .base import CheckResult, Segment, Status, fmt_time
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "models"
 MIN_SPEECH_S = 1.0  # s of detected speech needed to judge a clip at all
@@ -71,11 +71,6 @@ def score_windows(model: spoof_model.SpoofNet, samples: np.ndarray, starts: list
     scores = (100.0 * torch.cat(out)).numpy().astype(np.float64)
     assert scores.shape == (len(starts),), scores.shape
     return scores
-
-
-def fmt_time(t: float) -> str:
-    m, s = divmod(int(round(t)), 60)
-    return f"{m // 60:02d}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m:02d}:{s:02d}"
 
 
 def _reasons(segments: list[Segment], threshold: float) -> list[str]:
