@@ -72,19 +72,19 @@ def _reasons(score: float, offset_ms: float, segments: list[Segment], duration_s
     return out
 
 
-def applicability(mouth: MouthTrack | None, envelope: np.ndarray | None, speech: np.ndarray | None,
+def applicability(face_mask: np.ndarray | None, envelope: np.ndarray | None, speech: np.ndarray | None,
                   has_video: bool, has_audio: bool) -> CheckResult | None:
-    """A not_applicable result when nothing can be judged, else None."""
+    """A not_applicable result when no lip-sync method can judge, else None."""
     if not has_video:
         return CheckResult.not_applicable("audio-only input: no picture to compare the lips with")
     if not has_audio or envelope is None or speech is None:
         return CheckResult.not_applicable("video has no audio track")
-    if mouth is None or not mouth.mask.any():
+    if face_mask is None or not face_mask.any():
         return CheckResult.not_applicable("no face found in the video")
-    n = min(len(mouth.mask), len(speech))
+    n = min(len(face_mask), len(speech))
     if not speech[:n].any():
         return CheckResult.not_applicable("no speech detected")
-    if mouth.mask[:n][speech[:n]].mean() < MIN_FACE_COVERAGE:
+    if face_mask[:n][speech[:n]].mean() < MIN_FACE_COVERAGE:
         return CheckResult.not_applicable("no face visible while someone speaks")
     return None
 
@@ -93,7 +93,7 @@ def check_lip_sync(mouth: MouthTrack | None, envelope: np.ndarray | None, speech
                    samples: np.ndarray | None, has_video: bool, has_audio: bool,
                    device: str = "cpu", learned: bool = True) -> CheckResult:
     """mouth: the speaking face's track (Tv,); envelope, speech (Ta,); samples (N,) 16 kHz."""
-    na = applicability(mouth, envelope, speech, has_video, has_audio)
+    na = applicability(mouth.mask if mouth is not None else None, envelope, speech, has_video, has_audio)
     if na is not None:
         return na
     corr = check_correlation(mouth.landmarks, mouth.mask, envelope, speech, has_video, has_audio)
@@ -138,19 +138,12 @@ def check_correlation(lips: np.ndarray | None, face_mask: np.ndarray | None,
                       envelope: np.ndarray | None, speech: np.ndarray | None,
                       has_video: bool, has_audio: bool) -> CheckResult:
     """Training-free check. lips (Tv, 40, 2) + face_mask (Tv,); envelope, speech (Ta,)."""
-    if not has_video:
-        return CheckResult.not_applicable("audio-only input: no picture to compare the lips with")
-    if not has_audio or envelope is None or speech is None:
-        return CheckResult.not_applicable("video has no audio track")
-    if lips is None or face_mask is None or not face_mask.any():
-        return CheckResult.not_applicable("no face found in the video")
+    na = applicability(face_mask if lips is not None else None, envelope, speech, has_video, has_audio)
+    if na is not None:
+        return na
     n = min(len(face_mask), len(envelope))
     if n < MIN_FRAMES:
         return CheckResult.not_applicable(f"too short: {n / VIDEO_FPS:.1f} s (needs {MIN_FRAMES / VIDEO_FPS:.1f} s)")
-    if not speech[:n].any():
-        return CheckResult.not_applicable("no speech detected")
-    if face_mask[:n][speech[:n]].mean() < MIN_FACE_COVERAGE:
-        return CheckResult.not_applicable("no face visible while someone speaks")
     signals = sc.make_signals(lips, face_mask, envelope, speech)
     windows = sc.correlate(signals, face_mask, speech)
     clip = sc.clip_curve(signals)
