@@ -83,3 +83,6 @@ def scan(path: str | os.PathLike, options: ScanOptions | None = None) -> dict[st
         return error_report(name, str(e))
     except MemoryError:
         return error_report(name, f"{name}: out of memory (try --max-duration)")
+    except Exception as e:  # noqa: BLE001 - one bad file must not stop a batch or print a traceback
+        first = (str(e).splitlines() or [""])[0][:200]
+        return error_report(name, f"{name}: could not be analysed ({type(e).__name__}: {first})")
