@@ -60,3 +60,14 @@ def test_unknown_claimed_voice_is_a_one_line_error(in_sync_mp4, tmp_path, monkey
     monkeypatch.setenv("AVDETECT_HOME", str(tmp_path))
     p = _run("scan", in_sync_mp4, "--claimed", "nobody")
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "nobody" in p.stderr
+
+
+def test_unexpected_failure_is_an_error_report(monkeypatch, in_sync_mp4):
+    import avdetect.api as api
+
+    def boom(*a, **k):
+        raise RuntimeError("graph crashed\nsecond line")
+
+    monkeypatch.setattr(api, "extract", boom)
+    r = api.scan(in_sync_mp4)
+    assert r["verdict"] == "error" and "RuntimeError: graph crashed" in r["error"] and "\n" not in r["error"]
