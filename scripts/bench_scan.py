@@ -83,7 +83,7 @@ def main() -> None:
             rows.append(("GRID 360x288 25 fps", *bench(grid)))
         rows.append(("generated 1280x720 25 fps", *bench([hd])))
         call = make_call(Path(tmp) / "call.m4a", args.call_minutes)
-        rows.append((f"audio-only call, 8 kHz AAC", *bench([call])))
+        rows.append(("audio-only call, 8 kHz AAC", *bench([call])))
     for name, media, wall in rows:
         print(f"{name:<28} media {media:7.1f} s  wall {wall:7.1f} s  speed {media / wall:5.2f}x real time")
 

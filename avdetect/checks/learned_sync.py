@@ -23,12 +23,12 @@ import torch
 
 from ..constants import (AUDIO_SAMPLES_PER_FRAME, FRAME_MS, SYNC_HOP_S, SYNC_MIN_SPEECH_FRACTION,
                          SYNC_WINDOW_FRAMES, VIDEO_FPS)
+from ..models import models_dir
 from ..models.sync import SyncTransformer, load_model
 from ..training.data import MIN_WINDOW_FRAMES, window_mel
 from ..visual.landmarks import MouthTrack
 from .sync_correlation import MIN_FACE_COVERAGE
 
-DEFAULT_MODEL_STEM = Path(__file__).resolve().parents[2] / "models" / "sync"
 MODEL_ENV = "AVDETECT_SYNC_MODEL"  # overrides the weights' stem (path without suffix)
 MAX_BATCH_WINDOWS = 256  # windows per forward pass (bounds memory on long media)
 SCAN_MAX_WINDOWS = 8  # offset scan: at most this many judged windows (evenly spread) x 31 shifts
@@ -63,7 +63,8 @@ class LearnedSync:
 
 
 def model_stem() -> Path:
-    return Path(os.environ.get(MODEL_ENV, DEFAULT_MODEL_STEM))
+    """$AVDETECT_SYNC_MODEL, else sync in models_dir() ($AVDETECT_MODEL_DIR or models/)."""
+    return Path(os.environ.get(MODEL_ENV, models_dir() / "sync"))
 
 
 def model_available() -> bool:

@@ -8,7 +8,6 @@ the judged windows' scores. Score = 100 * P(synthetic).
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +16,10 @@ import torch
 from ..audio.features import n_video_frames
 from ..audio.vad import VadBackend, speech_activity
 from ..constants import MEL_HOP, SAMPLE_RATE, VIDEO_FPS
+from ..models import models_dir
 from ..models import spoof as spoof_model
 from .base import CheckResult, Segment, Status, fmt_time
 
-MODEL_DIR = Path(__file__).resolve().parents[2] / "models"
 MIN_SPEECH_S = 1.0  # s of detected speech needed to judge a clip at all
 MIN_WINDOW_SPEECH_FRACTION = 0.3
 BATCH_WINDOWS = 64  # windows per forward pass (bounded memory on long calls)
@@ -29,7 +28,7 @@ REPORT_THRESHOLD = 50.0  # default; the shipped config may calibrate its own
 
 def model_paths() -> tuple[Path, Path]:
     """models/spoof.safetensors + models/spoof.json ($AVDETECT_MODEL_DIR overrides the folder)."""
-    d = Path(os.environ.get("AVDETECT_MODEL_DIR", MODEL_DIR))
+    d = models_dir()
     return d / "spoof.safetensors", d / "spoof.json"
 
 
