@@ -79,10 +79,15 @@ def scan(path: str | os.PathLike, options: ScanOptions | None = None) -> dict[st
         feats = extract(name, vad=options.vad, max_duration_s=options.max_duration_s)
         checks = run_checks(feats, options)
         return build_report(name, feats.duration_s, checks, feats.warnings)
-    except (io.MediaError, VoiceError) as e:
-        return error_report(name, str(e))
-    except MemoryError:
-        return error_report(name, f"{name}: out of memory (try --max-duration)")
     except Exception as e:  # noqa: BLE001 - one bad file must not stop a batch or print a traceback
-        first = (str(e).splitlines() or [""])[0][:200]
-        return error_report(name, f"{name}: could not be analysed ({type(e).__name__}: {first})")
+        return error_report(name, failure_message(name, e))
+
+
+def failure_message(name: str, e: BaseException) -> str:
+    """One line for the user: the message of a media/voice error, else what broke and where."""
+    if isinstance(e, (io.MediaError, VoiceError)):
+        return str(e)
+    if isinstance(e, MemoryError):
+        return f"{name}: out of memory (try --max-duration)"
+    first = (str(e).splitlines() or [""])[0][:200]
+    return f"{name}: could not be analysed ({type(e).__name__}: {first})"

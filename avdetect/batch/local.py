@@ -14,7 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterator
 
-from ..api import ScanOptions
+from ..api import ScanOptions, failure_message
 from .inputs import Source
 from .stages import Extracted, extract_one, init_worker, model_stage
 
@@ -104,7 +104,7 @@ def _result(src: Source, fut: Future) -> Extracted:
     err = fut.exception()
     if err is None:
         return fut.result()
-    return Extracted(src, None, f"{src.path}: internal error ({type(err).__name__}: {err})", 0.0)
+    return Extracted(src, None, failure_message(src.path, err), 0.0)
 
 
 def _recover(sched: _Scheduler) -> list[Extracted]:

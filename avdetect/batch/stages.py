@@ -14,8 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .. import io
-from ..api import ScanOptions, run_checks
+from ..api import ScanOptions, failure_message, run_checks
 from ..checks.base import CheckResult
 from ..features import ClipFeatures, extract
 from ..report import build_report, error_report
@@ -74,21 +73,16 @@ def extract_one(source: Source, options: ScanOptions) -> Extracted:
         feats = extract(source.path, vad=options.vad, max_duration_s=options.max_duration_s,
                         tracker=worker_tracker())
         return Extracted(source, feats, None, time.perf_counter() - t0)
-    except io.MediaError as e:
-        msg = str(e)
-    except MemoryError:
-        msg = f"{source.path}: out of memory (try --max-duration)"
     except Exception as e:  # noqa: BLE001 - a bug on one file must not end a batch of thousands
-        msg = f"{source.path}: internal error ({type(e).__name__}: {e})"
-    return Extracted(source, None, msg, time.perf_counter() - t0)
+        return Extracted(source, None, failure_message(source.path, e), time.perf_counter() - t0)
 
 
 def run_checks_batch(feats: list[ClipFeatures], options: ScanOptions,
                      batch_size: int = 8) -> list[dict[str, CheckResult]]:
     """Checks for a list of clips -> one {check name: CheckResult} per clip, same order.
 
-    Today the checks are training-free and run clip by clip; learned models plug in here and
-    batch their windows across clips (batch_size windows at a time) on options.device.
+    Today the checks run clip by clip, each model batching the windows of one clip on
+    options.device; batching windows across clips (batch_size clips at a time) belongs here.
     """
     assert batch_size >= 1, batch_size
     out = [run_checks(f, options) for f in feats]
