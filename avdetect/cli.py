@@ -11,6 +11,7 @@ from typing import List, Optional
 import typer
 
 from . import __version__
+from .cli_eval import register as register_eval_command
 from .cli_voice import register as register_voice_commands
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -163,6 +164,7 @@ def demo(
 
 
 register_voice_commands(app)
+register_eval_command(app)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m avdetect`
