@@ -12,6 +12,7 @@ import typer
 
 from . import __version__
 from .cli_eval import register as register_eval_command
+from .cli_train import register as register_train_commands
 from .cli_voice import register as register_voice_commands
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -165,6 +166,7 @@ def demo(
 
 register_voice_commands(app)
 register_eval_command(app)
+register_train_commands(app)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m avdetect`

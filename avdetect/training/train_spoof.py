@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -100,3 +101,46 @@ def split_items(corpus: Corpus, split: Split) -> list[Item]:
 def variants_for(corpus: Corpus, split: Split, seed: int, kind: str,
                  channels: list[str] | None = None) -> list[Variant]:
     return build_variants(corpus, split_items(corpus, split), seed, kind, channels=channels)
+
+
+def train_and_save(corpus_dir: Path, out_dir: Path, steps: int = TrainConfig.steps, seed: int = 0,
+                   features: str = "logspec", log=print) -> dict:
+    """Train on corpus_dir's train split (unseen generators excluded) -> out_dir/spoof.{safetensors,json}.
+
+    The channel variants of the training items are cached in corpus_dir. Returns the training record.
+    """
+    from ..models.spoof import Features, feature_dim, save
+    from .spoof_corpus import UNSEEN_GENERATORS
+
+    t0 = time.time()
+    torch.set_num_threads(1)
+    corpus = Corpus(corpus_dir)
+    mcfg = SpoofConfig(features=Features(features).value, n_mels=feature_dim(features))
+    cache = corpus_dir / f"variants_train_{mcfg.features}_s{seed}.pt"
+    variants = _load_variants(cache)
+    if variants is None:
+        variants = variants_for(corpus, Split.train, seed=seed, kind=mcfg.features)
+        torch.save(variants, cache)
+    unseen = {g.value for g in UNSEEN_GENERATORS}
+    assert not any(v.item.kind in unseen for v in variants), "an unseen generator leaked into training"
+    kinds = Counter((v.item.label, v.item.kind) for v in variants)
+    log(f"{len(variants)} training variants ({time.time() - t0:.0f} s): {dict(kinds)}")
+    tcfg = TrainConfig(steps=steps, seed=seed)
+    mcfg.training = {"steps": tcfg.steps, "batch": tcfg.batch, "lr": tcfg.lr, "seed": tcfg.seed,
+                     "train_kinds": {f"{'fake' if lab else 'real'}/{k}": n for (lab, k), n in kinds.items()},
+                     "unseen_generators": sorted(unseen)}
+    model = train(variants, mcfg, tcfg, log=log)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    mcfg.training["wall_time_s"] = round(time.time() - t0)
+    save(model, out_dir / "spoof.safetensors", out_dir / "spoof.json")
+    return mcfg.training
+
+
+def _load_variants(cache: Path) -> list[Variant] | None:
+    """Cached training variants, or None when absent or written by an older layout of the code."""
+    if not cache.exists():
+        return None
+    try:
+        return torch.load(cache, weights_only=False)
+    except (ImportError, AttributeError, EOFError, RuntimeError):  # pickled classes moved: rebuild
+        return None
