@@ -134,7 +134,7 @@ def test_check_not_applicable(tiny_model):
     silence = np.zeros(5 * SR, np.float32)
     res = check_synthetic_speech(silence, np.zeros(n_video_frames(len(silence)), bool), model=tiny_model)
     assert res.status == Status.not_applicable and res.reason == "no speech"
-    short = voiced(0.6)
+    short = voiced(1.5)  # under MIN_SPEECH_S (2 s)
     res = check_synthetic_speech(short, np.ones(n_video_frames(len(short)), bool), model=tiny_model)
     assert res.status == Status.not_applicable and res.reason.startswith("too short")
 

@@ -20,7 +20,9 @@ from ..models import models_dir
 from ..models import spoof as spoof_model
 from .base import CheckResult, Segment, Status, fmt_time
 
-MIN_SPEECH_S = 1.0  # s of detected speech needed to judge a clip at all
+# s of detected speech needed to judge a clip at all. Real speech cut to 1.2 s scored >= 70 in
+# 24 % of held-out clips, 12 % at 2 s, 8 % at 3 s (the network is trained on 3 s crops).
+MIN_SPEECH_S = 2.0
 MIN_WINDOW_SPEECH_FRACTION = 0.3
 BATCH_WINDOWS = 64  # windows per forward pass (bounded memory on long calls)
 REPORT_THRESHOLD = 50.0  # default; the shipped config may calibrate its own
