@@ -10,6 +10,7 @@ from typing import Any
 from . import io
 from .audio.vad import VadBackend
 from .checks.base import CheckResult, Status
+from .checks.learned_sync import LearnedSync
 from .checks.lip_sync import check_lip_sync
 from .checks.speaker import check_speaker
 from .checks.synthetic_speech import check_synthetic_speech
@@ -45,12 +46,16 @@ class ScanOptions:
     learned_sync: bool = True  # False: the training-free correlation check alone
 
 
-def run_checks(feats: ClipFeatures, options: ScanOptions) -> dict[str, CheckResult]:
-    """All checks on extracted features; each says not_applicable when it cannot judge."""
+def run_checks(feats: ClipFeatures, options: ScanOptions, learned: LearnedSync | None = None) -> dict[str, CheckResult]:
+    """All checks on extracted features; each says not_applicable when it cannot judge.
+
+    learned: the sync model's result for this clip when the caller batched it (run_checks_batch).
+    """
     m = feats.mouth
     lip = check_lip_sync(m, feats.envelope, feats.speech,
                          feats.audio.samples if feats.audio is not None else None,
-                         feats.info.has_video, feats.audio is not None, options.device, options.learned_sync)
+                         feats.info.has_video, feats.audio is not None, options.device, options.learned_sync,
+                         scored=learned)
     if m is not None and lip.status == Status.ok:
         lip.fields["faces"] = m.n_tracks
     return {"lip_sync": lip, **voice_checks(feats, options)}

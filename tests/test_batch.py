@@ -150,3 +150,30 @@ def test_reused_tracker_does_not_leak_state_across_files(clips, tmp_path):
         tracker.close()
     assert np.array_equal(fresh.mask, reused.mask)
     np.testing.assert_allclose(np.nan_to_num(fresh.landmarks), np.nan_to_num(reused.landmarks), atol=1e-5)
+
+
+def test_sync_model_batched_across_clips_matches_one_by_one(talking, tmp_path):
+    """run_checks_batch sends the windows of several clips through the sync model together."""
+    from avdetect.api import run_checks
+    from avdetect.batch.stages import learned_sync_batched, run_checks_batch
+    from avdetect.checks import learned_sync
+
+    if not learned_sync.model_available():
+        pytest.skip("no shipped sync model in models/")
+    frames, samples = talking
+    paths = [synth.write_av(tmp_path / "a.mp4", frames, samples),
+             synth.write_av(tmp_path / "b.mp4", frames[:40], samples[:40 * 640]),  # 1.6 s: shorter windows
+             synth.write_av(tmp_path / "c.mp4", frames, synth.delay_audio(samples, 0.3)),
+             synth.write_av(tmp_path / "d.wav", None, samples)]  # audio only: no lip_sync model call
+    feats = [extract(p) for p in paths]
+    opts = ScanOptions(device="cpu", learned_sync=True)
+    batched = learned_sync_batched(feats, opts, batch_size=3)
+    assert [r is None for r in batched] == [False, False, False, True]
+    assert len(batched[0].windows) > len(batched[1].windows) >= 1
+    together = run_checks_batch(feats, opts, batch_size=3)
+    for f, t in zip(feats, together):
+        alone = run_checks(f, opts)
+        assert alone["lip_sync"].status == t["lip_sync"].status
+        if alone["lip_sync"].status.value == "ok":
+            assert alone["lip_sync"].fields.get("p_sync") == pytest.approx(t["lip_sync"].fields.get("p_sync"), abs=1e-3)
+            assert alone["lip_sync"].score == pytest.approx(t["lip_sync"].score, abs=0.1)

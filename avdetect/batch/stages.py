@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..api import ScanOptions, failure_message, run_checks
+from ..checks import learned_sync
 from ..checks.base import CheckResult
+from ..checks.learned_sync import LearnedSync
+from ..checks.lip_sync import applicability
 from ..features import ClipFeatures, extract
 from ..report import build_report, error_report
 from .inputs import Source
@@ -81,13 +84,35 @@ def run_checks_batch(feats: list[ClipFeatures], options: ScanOptions,
                      batch_size: int = 8) -> list[dict[str, CheckResult]]:
     """Checks for a list of clips -> one {check name: CheckResult} per clip, same order.
 
-    Today the checks run clip by clip, each model batching the windows of one clip on
-    options.device; batching windows across clips (batch_size clips at a time) belongs here.
+    The sync model sees the windows of batch_size clips in one pass on options.device
+    (learned_sync.score_learned_sync_many); the other checks run clip by clip.
     """
     assert batch_size >= 1, batch_size
-    out = [run_checks(f, options) for f in feats]
+    learned = learned_sync_batched(feats, options, batch_size)
+    out = [run_checks(f, options, learned=r) for f, r in zip(feats, learned)]
     assert len(out) == len(feats)
     return out
+
+
+def learned_sync_batched(feats: list[ClipFeatures], options: ScanOptions,
+                         batch_size: int) -> list[LearnedSync | None]:
+    """The sync model's result per clip (None where lip_sync will not use it), batch_size clips a pass."""
+    out: list[LearnedSync | None] = [None] * len(feats)
+    if not options.learned_sync or not learned_sync.model_available():
+        return out
+    todo = [i for i, f in enumerate(feats) if _lip_sync_judges(f)]
+    for k in range(0, len(todo), batch_size):
+        ids = todo[k:k + batch_size]
+        clips = [(feats[i].mouth, feats[i].audio.samples, feats[i].speech) for i in ids]
+        for i, r in zip(ids, learned_sync.score_learned_sync_many(clips, options.device)):
+            out[i] = r
+    return out
+
+
+def _lip_sync_judges(f: ClipFeatures) -> bool:
+    if f.mouth is None or f.audio is None or f.speech is None or f.envelope is None:
+        return False
+    return applicability(f.mouth.mask, f.envelope, f.speech, f.info.has_video, True) is None
 
 
 def record_for(source: Source, feats: ClipFeatures | None, checks: dict[str, CheckResult] | None,

@@ -114,28 +114,67 @@ def _run(model: SyncTransformer, lips, valid, audio, device: str) -> tuple[np.nd
     return torch.cat(ps).numpy(), torch.cat(probs).numpy()
 
 
-def score_learned_sync(mouth: MouthTrack, samples: np.ndarray, speech: np.ndarray,
-                       device: str = "cpu", model: SyncTransformer | None = None,
-                       offset_method: OffsetMethod = OffsetMethod.head) -> LearnedSync:
-    """mouth (T,) track, samples (N,) float32 16 kHz, speech (T25,) bool -> LearnedSync."""
+@dataclass
+class _Job:
+    """One clip's windows, ready for the model: lips (W, L, 40, 2), valid (W, L), audio (W, L * 640)."""
+
+    lips: torch.Tensor
+    valid: torch.Tensor
+    audio: torch.Tensor
+    starts: list[int]
+    length: int
+    padded: np.ndarray  # (n * 640,) audio cut or zero-padded to the video's n frames
+    speech: np.ndarray  # (n,) bool
+    face: np.ndarray  # (n,) bool
+
+
+def _prepare(mouth: MouthTrack, samples: np.ndarray, speech: np.ndarray, max_frames: int) -> _Job | None:
+    """The windows of one clip; None when it is shorter than one window."""
     assert samples.ndim == 1 and samples.dtype == np.float32, samples.shape
     assert speech.ndim == 1, speech.shape
-    model = model or cached_model(str(model_stem()), device)
     n = min(len(mouth.mask), -(-len(samples) // AUDIO_SAMPLES_PER_FRAME))
-    length = min(SYNC_WINDOW_FRAMES, model.cfg.max_frames, n)
+    length = min(SYNC_WINDOW_FRAMES, max_frames, n)
     if length < MIN_WINDOW_FRAMES:
-        return LearnedSync()
+        return None
     padded = np.zeros(n * AUDIO_SAMPLES_PER_FRAME, np.float32)
     padded[: min(len(samples), len(padded))] = samples[: len(padded)]
     sp = np.zeros(n, bool)
     sp[: min(n, len(speech))] = speech[:n]
     starts = window_starts(n, length)
-    p, probs = _run(model, *_inputs(mouth, padded, starts, length), device)
-    res = _aggregate(starts, length, p, probs, sp, mouth.mask[:n], model.cfg.max_offset)
-    if offset_method == OffsetMethod.scan:
-        use = [s for s, w in zip(starts, res.windows) if w.judged] or starts
+    return _Job(*_inputs(mouth, padded, starts, length), starts, length, padded, sp, mouth.mask[:n])
+
+
+def score_learned_sync_many(clips: list[tuple[MouthTrack, np.ndarray, np.ndarray]], device: str = "cpu",
+                            model: SyncTransformer | None = None) -> list[LearnedSync]:
+    """[(mouth, samples, speech)] -> one LearnedSync per clip; the windows of all clips that share a
+    window length go through the model together (in passes of at most MAX_BATCH_WINDOWS)."""
+    model = model or cached_model(str(model_stem()), device)
+    jobs = [_prepare(m, x, sp, model.cfg.max_frames) for m, x, sp in clips]
+    out = [LearnedSync() for _ in clips]
+    for length in sorted({j.length for j in jobs if j is not None}):
+        ids = [i for i, j in enumerate(jobs) if j is not None and j.length == length]
+        cat = [torch.cat([getattr(jobs[i], k) for i in ids]) for k in ("lips", "valid", "audio")]
+        p, probs = _run(model, *cat, device)
+        assert len(p) == sum(len(jobs[i].starts) for i in ids), (len(p), ids)
+        bounds = np.cumsum([0] + [len(jobs[i].starts) for i in ids])
+        for i, a, b in zip(ids, bounds[:-1], bounds[1:]):
+            j = jobs[i]
+            out[i] = _aggregate(j.starts, length, p[a:b], probs[a:b], j.speech, j.face, model.cfg.max_offset)
+    return out
+
+
+def score_learned_sync(mouth: MouthTrack, samples: np.ndarray, speech: np.ndarray,
+                       device: str = "cpu", model: SyncTransformer | None = None,
+                       offset_method: OffsetMethod = OffsetMethod.head) -> LearnedSync:
+    """mouth (T,) track, samples (N,) float32 16 kHz, speech (T25,) bool -> LearnedSync."""
+    model = model or cached_model(str(model_stem()), device)
+    (res,) = score_learned_sync_many([(mouth, samples, speech)], device, model)
+    if offset_method == OffsetMethod.scan and res.p_sync is not None:
+        job = _prepare(mouth, samples, speech, model.cfg.max_frames)
+        assert job is not None
+        use = [s for s, w in zip(job.starts, res.windows) if w.judged] or job.starts
         pick = np.unique(np.linspace(0, len(use) - 1, min(SCAN_MAX_WINDOWS, len(use))).round().astype(int))
-        d, conf = scan_offset(model, mouth, padded, [use[i] for i in pick], length, device)
+        d, conf = scan_offset(model, mouth, job.padded, [use[i] for i in pick], job.length, device)
         res.offset_ms, res.offset_confidence = d * FRAME_MS, conf
     return res
 

@@ -91,15 +91,19 @@ def applicability(face_mask: np.ndarray | None, envelope: np.ndarray | None, spe
 
 def check_lip_sync(mouth: MouthTrack | None, envelope: np.ndarray | None, speech: np.ndarray | None,
                    samples: np.ndarray | None, has_video: bool, has_audio: bool,
-                   device: str = "cpu", learned: bool = True) -> CheckResult:
-    """mouth: the speaking face's track (Tv,); envelope, speech (Ta,); samples (N,) 16 kHz."""
+                   device: str = "cpu", learned: bool = True,
+                   scored: "learned_sync.LearnedSync | None" = None) -> CheckResult:
+    """mouth: the speaking face's track (Tv,); envelope, speech (Ta,); samples (N,) 16 kHz.
+
+    scored: the learned model's result when a caller already ran it (batched across clips).
+    """
     na = applicability(mouth.mask if mouth is not None else None, envelope, speech, has_video, has_audio)
     if na is not None:
         return na
     corr = check_correlation(mouth.landmarks, mouth.mask, envelope, speech, has_video, has_audio)
     if not learned or not learned_sync.model_available():
         return corr
-    res = learned_sync.score_learned_sync(mouth, samples, speech, device)
+    res = scored or learned_sync.score_learned_sync(mouth, samples, speech, device)
     if res.p_sync is None or res.n_judged == 0:
         return corr
     return _combine(res, corr)
