@@ -112,6 +112,7 @@ class SyncTransformer(nn.Module):
     def __init__(self, cfg: SyncConfig) -> None:
         super().__init__()
         self.cfg = cfg
+        self.calibration = Calibration()  # load_model sets the shipped one
         d = cfg.d_model
         self.audio_in = nn.Sequential(  # (B, 80, 4T) -> (B, d, T): 25 Hz audio tokens
             nn.Conv1d(cfg.n_mels, d, 3, padding=1), nn.GELU(),
@@ -202,4 +203,18 @@ def load_model(stem: str | Path, device: str | torch.device = "cpu") -> SyncTran
         raise ModelFileError(f"{weights}: sha256 does not match {js.name} (corrupt or replaced)")
     model = SyncTransformer(SyncConfig(**meta["config"]))
     model.load_state_dict(load_file(str(weights)))
+    cal = meta.get("calibration") or {}
+    model.calibration = Calibration(float(cal.get("scale", 1.0)), float(cal.get("bias", 0.0)))
     return model.to(device).eval()
+
+
+@dataclasses.dataclass(frozen=True)
+class Calibration:
+    """p_sync = sigmoid(scale * sync_logit + bias): Platt scaling fitted on the validation split
+    (scripts/calibrate_sync.py) so that 0-100 scores mean the same across retrained weights."""
+
+    scale: float = 1.0
+    bias: float = 0.0
+
+    def __call__(self, logit: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.scale * logit + self.bias)
