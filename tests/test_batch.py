@@ -177,3 +177,23 @@ def test_sync_model_batched_across_clips_matches_one_by_one(talking, tmp_path):
         if alone["lip_sync"].status.value == "ok":
             assert alone["lip_sync"].fields.get("p_sync") == pytest.approx(t["lip_sync"].fields.get("p_sync"), abs=1e-3)
             assert alone["lip_sync"].score == pytest.approx(t["lip_sync"].score, abs=0.1)
+
+
+def test_model_stage_isolates_a_clip_whose_checks_fail(clips, monkeypatch):
+    """A check that raises on one clip gives that file an error record; the others get reports."""
+    from avdetect.batch import stages
+
+    items = [stages.extract_one(Source.of(clips[k]), CPU) for k in ("in_sync", "late", "corrupt")]
+    real_run_checks = stages.run_checks
+
+    def flaky(feats, options, learned=None):
+        if "late" in feats.info.path:
+            raise ValueError("boom")
+        return real_run_checks(feats, options, learned=learned)
+
+    monkeypatch.setattr(stages, "run_checks", flaky)
+    records = stages.model_stage(items, CPU, batch_size=8)
+    assert [r["verdict"] for r in records][0] == "authentic"
+    assert records[1]["verdict"] == "error" and "boom" in records[1]["error"] and "\n" not in records[1]["error"]
+    assert records[2]["verdict"] == "error"  # the corrupt file's extraction error passes through
+    assert [Path(r["source"]["path"]).name for r in records] == ["in_sync.mp4", "late_400ms.mp4", "corrupt.mp4"]

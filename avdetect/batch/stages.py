@@ -128,8 +128,30 @@ def record_for(source: Source, feats: ClipFeatures | None, checks: dict[str, Che
 
 
 def model_stage(items: list[Extracted], options: ScanOptions, batch_size: int) -> list[dict[str, Any]]:
-    """Extracted items -> records (errors pass through), in the same order."""
+    """Extracted items -> records (errors pass through), in the same order.
+
+    If the batched pass fails, each clip is checked on its own, so one bad clip gets an error
+    record and the others still get reports.
+    """
     ok = [x for x in items if x.feats is not None]
-    checks = run_checks_batch([x.feats for x in ok], options, batch_size) if ok else []
+    try:
+        checks: list[dict[str, CheckResult] | str] = list(run_checks_batch([x.feats for x in ok], options,
+                                                                            batch_size)) if ok else []
+    except Exception:  # noqa: BLE001 - find the culprit clip by clip
+        checks = [_checks_or_error(x, options) for x in ok]
     by_id = {id(x): c for x, c in zip(ok, checks)}
-    return [record_for(x.source, x.feats, by_id.get(id(x)), x.error) for x in items]
+    out = []
+    for x in items:
+        c = by_id.get(id(x))
+        if isinstance(c, str):
+            out.append(record_for(x.source, None, None, c))
+        else:
+            out.append(record_for(x.source, x.feats, c, x.error))
+    return out
+
+
+def _checks_or_error(x: Extracted, options: ScanOptions) -> dict[str, CheckResult] | str:
+    try:
+        return run_checks(x.feats, options)
+    except Exception as e:  # noqa: BLE001 - one bad clip must not end a batch
+        return failure_message(x.source.path, e)
