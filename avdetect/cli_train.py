@@ -6,13 +6,17 @@ scripts/build_spoof_corpus.py (they read ../shared/data). The main CLI calls reg
 
 from __future__ import annotations
 
+import enum
 import json
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from .models.spoof import Features
+
+class Features(str, enum.Enum):  # mirrors models.spoof.Features without importing torch at CLI start
+    logmel = "logmel"
+    logspec = "logspec"
 
 train_app = typer.Typer(help="Train the lip-sync or the synthetic-speech model (CPU; CUDA when present).",
                         no_args_is_help=True)

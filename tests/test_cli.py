@@ -71,3 +71,12 @@ def test_unexpected_failure_is_an_error_report(monkeypatch, in_sync_mp4):
     monkeypatch.setattr(api, "extract", boom)
     r = api.scan(in_sync_mp4)
     assert r["verdict"] == "error" and "RuntimeError: graph crashed" in r["error"] and "\n" not in r["error"]
+
+
+def test_train_command_choices_match_the_model_and_missing_corpus_is_one_line(tmp_path):
+    from avdetect.cli_train import Features as CliFeatures
+    from avdetect.models.spoof import Features
+
+    assert [f.value for f in CliFeatures] == [f.value for f in Features]
+    p = _run("train", "spoof", "--corpus", tmp_path / "nope", "--out", tmp_path / "out")
+    assert p.returncode == 2 and p.stderr.startswith("error: ") and "Traceback" not in p.stderr
