@@ -7,6 +7,8 @@ frame t is the clip's original audio at frame t - d (DESIGN.md's offset_ms = 40 
 
 from __future__ import annotations
 
+import dataclasses
+
 import csv
 import enum
 import functools
@@ -141,15 +143,37 @@ def _tts_audio(rng, bank: list[np.ndarray], length: int) -> np.ndarray:
     if len(u) >= n:
         s = int(rng.integers(0, len(u) - n + 1))
         return u[s:s + n].copy()
-    out = np.zeros(n, np.float32)
+    out = (rng.standard_normal(n) * TTS_PAD_NOISE).astype(np.float32)  # a room's floor, not exact zeros
     s = int(rng.integers(0, n - len(u) + 1))
     out[s:s + len(u)] = u
     return out
 
 
+TTS_PAD_NOISE = 3e-4  # std of the padding around short TTS utterances (about -70 dBFS)
+DIGITAL_SILENCE_P = 0.25  # share of windows (every kind) whose audio starts or ends in exact zeros
+
+
 def sample_example(rng: np.random.Generator, clips: list[CachedClip], same: dict[str, list[CachedClip]],
                    other: dict[str, list[CachedClip]], tts: list[np.ndarray]) -> Example:
-    """Draw one window. same/other: donor clips by corpus ("grid"/"lrc") for dubbing."""
+    """Draw one window. same/other: donor clips by corpus ("grid"/"lrc") for dubbing.
+
+    Padded TTS and offset windows reaching past the clip carry exact zeros; so that zeros are
+    no cue, any window (positives too) may get a run of digital silence at one end.
+    """
+    ex = _sample_example(rng, clips, same, other, tts)
+    if rng.random() < DIGITAL_SILENCE_P:
+        k = int(rng.integers(1, max(2, len(ex.lip_valid) // 3 + 1))) * AUDIO_SAMPLES_PER_FRAME
+        audio = ex.audio.copy()
+        if rng.random() < 0.5:
+            audio[:k] = 0.0
+        else:
+            audio[-k:] = 0.0
+        ex = dataclasses.replace(ex, audio=audio)
+    return ex
+
+
+def _sample_example(rng: np.random.Generator, clips: list[CachedClip], same: dict[str, list[CachedClip]],
+                    other: dict[str, list[CachedClip]], tts: list[np.ndarray]) -> Example:
     clip = clips[int(rng.integers(len(clips)))]
     n = clip.n_frames
     kind = Kind(rng.choice([k.value for k in KIND_PROBS], p=list(KIND_PROBS.values())))
