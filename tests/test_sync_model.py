@@ -179,3 +179,39 @@ def test_offset_scan_returns_a_lag_in_range():
     r = score_learned_sync(mouth, samples, np.ones(t, bool), model=m, offset_method=OffsetMethod.scan)
     assert abs(r.offset_ms) <= m.cfg.max_offset * 40 and r.offset_ms % 40 == 0
     assert 0 <= r.offset_confidence <= 1
+
+
+def test_training_windows_of_every_kind_may_end_in_digital_silence():
+    """Exact zeros at a window's end must not be a fake cue: positives get them too."""
+    from avdetect.training.data import donor_pools, sample_example
+    from avdetect.training.sync_corpus import CachedClip
+
+    rng = np.random.default_rng(0)
+    n = 75
+
+    def clip(name):
+        audio = (rng.standard_normal(n * AUDIO_SAMPLES_PER_FRAME) * 0.1).astype(np.float32)
+        return CachedClip(name, rng.standard_normal((n, 40, 2)).astype(np.float32), np.ones(n, bool), audio,
+                          np.ones(n, bool))
+
+    clips = [clip(f"av/grid_s1/video/{i}.mp4") for i in range(3)] + [clip(f"av/lrc_ar/video/{i}.mp4") for i in range(3)]
+    same, other = donor_pools(clips)
+    tts = [(rng.standard_normal(8000) * 0.1).astype(np.float32)]  # shorter than most windows: padded
+    zero_end: dict[str, list[bool]] = {}
+    for _ in range(600):
+        e = sample_example(rng, clips, same, other, tts)
+        ends = (e.audio[:AUDIO_SAMPLES_PER_FRAME], e.audio[-AUDIO_SAMPLES_PER_FRAME:])
+        zero_end.setdefault(e.kind.value, []).append(any(not x.any() for x in ends))
+    rate = {k: float(np.mean(v)) for k, v in zero_end.items()}
+    assert 0.1 < rate["positive"] < 0.4 and 0.1 < rate["tts"] < 0.4, rate
+
+
+def test_learned_sync_uses_only_frames_fully_covered_by_audio():
+    cfg = SyncConfig(n_layers=1, d_model=16, n_heads=2)
+    model = SyncTransformer(cfg).eval()
+    n = 40
+    mouth = MouthTrack(np.random.default_rng(0).standard_normal((n, 40, 2)).astype(np.float32) * 0.1,
+                       np.ones(n, bool), np.zeros(n, np.float32), 1.0)
+    samples = np.random.default_rng(1).standard_normal(int(38.5 * AUDIO_SAMPLES_PER_FRAME)).astype(np.float32) * 0.1
+    r = score_learned_sync(mouth, samples, np.ones(n, bool), model=model)
+    assert r.windows and max(w.end_s for w in r.windows) == pytest.approx(38 / 25)
