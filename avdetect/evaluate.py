@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .batch.results import check_field
 from .io import MediaError
 from .training.metrics import eer, roc_auc
 
@@ -107,13 +108,11 @@ def score_of(report: dict[str, Any], check: EvalCheck) -> float | None:
         return None
     if check == EvalCheck.overall:
         return report.get("score")
-    c = report.get("checks", {}).get(check.value) or {}
-    return c.get("score") if c.get("status") == "ok" else None
+    return check_field(report, check.value)
 
 
 def offset_of(report: dict[str, Any]) -> float | None:
-    c = report.get("checks", {}).get("lip_sync") or {}
-    return c.get("offset_ms") if c.get("status") == "ok" else None
+    return check_field(report, "lip_sync", "offset_ms")
 
 
 def evaluate(clips: list[LabelledClip], reports: dict[str, dict[str, Any]], check: EvalCheck) -> list[Row]:

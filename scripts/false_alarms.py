@@ -28,12 +28,11 @@ def _scan(path: str) -> dict:
     import torch
 
     from avdetect.api import scan
+    from avdetect.batch.results import check_field
 
     torch.set_num_threads(1)
     r = scan(path)
-    scores = {c: (r["checks"].get(c) or {}).get("score") if (r["checks"].get(c) or {}).get("status") == "ok"
-              else None for c in CHECKS}
-    return {"verdict": r["verdict"], **scores}
+    return {"verdict": r["verdict"], **{c: check_field(r, c) for c in CHECKS}}
 
 
 def main() -> None:

@@ -85,7 +85,8 @@ def latest_by_source(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(by.values())
 
 
-def _check(r: dict, name: str, field: str = "score") -> Any:
+def check_field(r: dict, name: str, field: str = "score") -> Any:
+    """A field of check `name` in a report, None unless that check judged (status ok)."""
     c = r.get("checks", {}).get(name) or {}
     return c.get(field) if c.get("status") == "ok" else None
 
@@ -95,8 +96,8 @@ def csv_row(r: dict[str, Any]) -> dict[str, Any]:
     return {
         "file": r.get("file"), "verdict": r.get("verdict"), "score": r.get("score"),
         "duration_s": r.get("duration_s"),
-        "lip_sync_score": _check(r, "lip_sync"), "lip_sync_offset_ms": _check(r, "lip_sync", "offset_ms"),
-        "synthetic_speech_score": _check(r, "synthetic_speech"), "speaker_score": _check(r, "speaker"),
+        "lip_sync_score": check_field(r, "lip_sync"), "lip_sync_offset_ms": check_field(r, "lip_sync", "offset_ms"),
+        "synthetic_speech_score": check_field(r, "synthetic_speech"), "speaker_score": check_field(r, "speaker"),
         "reasons": " | ".join(r.get("reasons") or []), "error": r.get("error"),
         "path": src.get("path"), "size": src.get("size"), "mtime": src.get("mtime"),
     }
