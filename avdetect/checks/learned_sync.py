@@ -152,8 +152,11 @@ def score_learned_sync_many(clips: list[tuple[MouthTrack, np.ndarray, np.ndarray
     """[(mouth, samples, speech)] -> one LearnedSync per clip; the windows of all clips that share a
     window length go through the model together (in passes of at most MAX_BATCH_WINDOWS)."""
     model = model or cached_model(str(model_stem()), device)
-    jobs = [_prepare(m, x, sp, model.cfg.max_frames) for m, x, sp in clips]
-    out = [LearnedSync() for _ in clips]
+    return _score_jobs([_prepare(m, x, sp, model.cfg.max_frames) for m, x, sp in clips], model, device)
+
+
+def _score_jobs(jobs: list[_Job | None], model: SyncTransformer, device: str) -> list[LearnedSync]:
+    out = [LearnedSync() for _ in jobs]
     for length in sorted({j.length for j in jobs if j is not None}):
         ids = [i for i, j in enumerate(jobs) if j is not None and j.length == length]
         cat = [torch.cat([getattr(jobs[i], k) for i in ids]) for k in ("lips", "valid", "audio")]
@@ -171,10 +174,9 @@ def score_learned_sync(mouth: MouthTrack, samples: np.ndarray, speech: np.ndarra
                        offset_method: OffsetMethod = OffsetMethod.head) -> LearnedSync:
     """mouth (T,) track, samples (N,) float32 16 kHz, speech (T25,) bool -> LearnedSync."""
     model = model or cached_model(str(model_stem()), device)
-    (res,) = score_learned_sync_many([(mouth, samples, speech)], device, model)
-    if offset_method == OffsetMethod.scan and res.p_sync is not None:
-        job = _prepare(mouth, samples, speech, model.cfg.max_frames)
-        assert job is not None
+    job = _prepare(mouth, samples, speech, model.cfg.max_frames)
+    (res,) = _score_jobs([job], model, device)
+    if offset_method == OffsetMethod.scan and job is not None:
         use = [s for s, w in zip(job.starts, res.windows) if w.judged] or job.starts
         pick = np.unique(np.linspace(0, len(use) - 1, min(SCAN_MAX_WINDOWS, len(use))).round().astype(int))
         d, conf = scan_offset(model, mouth, job.padded, [use[i] for i in pick], job.length, device)
