@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from avdetect.checks.learned_sync import score_learned_sync
+from avdetect.checks.learned_sync import OffsetMethod, score_learned_sync
 from avdetect.features import extract
 from avdetect.models.sync import load_model
 
@@ -22,6 +22,8 @@ def main() -> int:
     ap.add_argument("files", nargs="+")
     ap.add_argument("--model", default="models/sync")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--offset-method", choices=[m.value for m in OffsetMethod], default="auto",
+                    help="auto (as in scan): the 31-offset scan only for clips the model doubts")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     model = load_model(a.model)
@@ -30,11 +32,12 @@ def main() -> int:
         t0 = time.perf_counter()
         feats = extract(f)
         t1 = time.perf_counter()
-        r = score_learned_sync(feats.mouth, feats.audio.samples, feats.speech, model=model)
+        r = score_learned_sync(feats.mouth, feats.audio.samples, feats.speech, model=model,
+                               offset_method=OffsetMethod(a.offset_method))
         t2 = time.perf_counter()
         t_ext, t_sync, dur = t_ext + t1 - t0, t_sync + t2 - t1, dur + feats.duration_s
         print(f"{f}: {feats.duration_s:.1f} s media, extract {t1 - t0:.2f} s, learned sync {t2 - t1:.3f} s "
-              f"({len(r.windows)} windows), p_sync {r.p_sync:.2f}, offset {r.offset_ms:+.0f} ms")
+              f"({len(r.windows)} windows), p_sync {r.p_sync:.2f}, offset {r.offset_ms:+.0f} ms ({r.offset_method.value})")
     print(f"total {dur:.1f} s media: extract {t_ext:.2f} s, learned sync {t_sync:.3f} s "
           f"= {100 * t_sync / t_ext:.1f} % of extraction")
     return 0

@@ -60,17 +60,20 @@ def main() -> int:
     model = load_model(a.model, a.device)
     learned = table(trials, run_trials(trials, learned_scorer(model, a.device, OffsetMethod.head)))
     scan = table(trials, run_trials(trials, learned_scorer(model, a.device, OffsetMethod.scan)))
+    auto = table(trials, run_trials(trials, learned_scorer(model, a.device, OffsetMethod.auto)))
     baseline = table(trials, run_trials(trials, correlation_scorer))
     print(f"{len(clips)} held-out clips ({a.split}), {len(trials)} trials, {time.time() - t0:.0f} s\n")
     print(fmt("learned (1 - p_sync), offset head", learned))
     print()
     print(fmt("learned (1 - p_sync), offset scan", scan))
     print()
+    print(fmt("learned (1 - p_sync), offset auto (as in scan)", auto))
+    print()
     print(fmt("training-free (-corr at lag 0)", baseline))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"learned": learned, "learned_scan": scan, "training_free": baseline, "split": a.split,
-                       "n_clips": len(clips)}, f, indent=2)
+            json.dump({"learned": learned, "learned_scan": scan, "learned_auto": auto, "training_free": baseline,
+                       "split": a.split, "n_clips": len(clips)}, f, indent=2)
     return 0
 
 

@@ -165,6 +165,8 @@ def test_shipped_model_on_shared_clip():
     assert real.n_judged > 0
     assert real.p_sync > shifted.p_sync
     assert abs(real.offset_ms) <= 40
+    # the model doubts the late clip, so its offset comes from the scan, which finds the delay
+    assert shifted.offset_method == "scan" and abs(shifted.offset_ms - 400) <= 40, shifted.offset_ms
 
 
 def test_offset_scan_returns_a_lag_in_range():
@@ -179,6 +181,31 @@ def test_offset_scan_returns_a_lag_in_range():
     r = score_learned_sync(mouth, samples, np.ones(t, bool), model=m, offset_method=OffsetMethod.scan)
     assert abs(r.offset_ms) <= m.cfg.max_offset * 40 and r.offset_ms % 40 == 0
     assert 0 <= r.offset_confidence <= 1
+
+
+def test_auto_offset_scans_only_doubted_clips_with_full_windows(monkeypatch):
+    from avdetect.checks import learned_sync
+    from avdetect.checks.learned_sync import OffsetMethod, score_learned_sync_many
+
+    torch.manual_seed(0)
+    m = SyncTransformer(SyncConfig.tiny()).eval()
+    rng = np.random.default_rng(3)
+    clips = []
+    for t in (75, 40):  # 3 s: 2 s windows; 1.6 s: one shorter window
+        lm = rng.normal(size=(t, 40, 2)).astype(np.float32)
+        x = (rng.normal(size=t * AUDIO_SAMPLES_PER_FRAME) * 0.1).astype(np.float32)
+        clips.append((MouthTrack(lm, np.ones(t, bool), np.zeros(t, np.float32), 50.0), x, np.ones(t, bool)))
+    head = score_learned_sync_many(clips, model=m, offset_method=OffsetMethod.head)
+    scan = score_learned_sync_many(clips, model=m, offset_method=OffsetMethod.scan)
+    for h, s in zip(head, scan):
+        assert h.p_sync == pytest.approx(s.p_sync)  # the scan changes offsets, not scores
+        assert s.offset_method == "scan" and h.offset_method == "head"
+    monkeypatch.setattr(learned_sync, "SCAN_BELOW_P", 1.0)  # every clip is doubted
+    auto = score_learned_sync_many(clips, model=m, offset_method=OffsetMethod.auto)
+    assert auto[0].offset_method == "scan" and auto[0].offset_ms == scan[0].offset_ms
+    assert auto[1].offset_method == "head"  # no full 2 s window: the scan is unreliable there
+    monkeypatch.setattr(learned_sync, "SCAN_BELOW_P", 0.0)  # none is
+    assert [r.offset_method for r in score_learned_sync_many(clips, model=m)] == ["head", "head"]
 
 
 def test_training_windows_of_every_kind_may_end_in_digital_silence():

@@ -2,8 +2,10 @@
 
 By default the learned sync transformer (`learned_sync`, models/sync.*) gives the score:
 100 * (1 - mean in-sync probability over windows with speech and a face). The training-free
-correlation check stays in the report as `correlation` and gives `offset_ms` when it can
-judge (clips of 1.4 s and more: it is the more precise offset estimator).
+correlation check stays in the report as `correlation`. `offset_ms` of a clip the model doubts
+comes from the model's offset scan (re-score with the audio moved by each of +-15 frames; clips
+with 2 s windows), else from the correlation check (clips of 1.4-2 s), else from the model's
+offset head; `offset_method` says which.
 
 Training-free policy over the correlation evidence of `sync_correlation`:
 - offset: |offset| beyond the tolerance of natural speech (100 ms) with a confident peak;
@@ -110,32 +112,41 @@ def check_lip_sync(mouth: MouthTrack | None, envelope: np.ndarray | None, speech
 
 
 def _combine(res: "learned_sync.LearnedSync", corr: CheckResult) -> CheckResult:
-    """Learned score and timeline; offset from the correlation check when it could judge."""
+    """Learned score and timeline. Offset: the model's scan when it ran (a doubted clip with 2 s
+    windows), else the correlation check's for a doubted clip it could judge, else the head's."""
     score = 100.0 * (1.0 - res.p_sync)
     if res.n_judged < MIN_WINDOWS_FOR_FAKE:
         score = min(score, SINGLE_WINDOW_CAP)
-    corr_ok = corr.status == Status.ok
+    scanned = res.offset_method == learned_sync.OffsetMethod.scan
     # in sync per the model: a far correlation peak is a side peak, the model's offset stands
-    use_corr = corr_ok and score >= SUSPICIOUS
+    use_corr = not scanned and corr.status == Status.ok and score >= SUSPICIOUS
     offset_ms = corr.fields["offset_ms"] if use_corr else res.offset_ms
     segments = [Segment(w.start_s, w.end_s, 100.0 * (1.0 - w.p_sync),
                         {"p_sync": round(w.p_sync, 3), "offset_ms": round(w.offset_ms)})
                 for w in res.windows if w.judged]
-    reasons = []
-    if score >= SUSPICIOUS:
-        if use_corr and corr.reasons and abs(offset_ms) > OFFSET_TOLERANCE_MS:
-            reasons = corr.reasons
-        else:
-            bad = [s for s in segments if s.score >= 50] or segments
-            span = f" from {fmt_time(bad[0].start_s)} to {fmt_time(bad[-1].end_s)}" if len(segments) > 1 else ""
-            reasons = [f"The lip movements do not match the speech{span} (in-sync probability {res.p_sync:.2f})"]
     fields = {"offset_ms": int(round(offset_ms)),
               "confidence": corr.fields["confidence"] if use_corr else round(res.offset_confidence, 3),
               "p_sync": round(res.p_sync, 3), "method": "learned",
+              "offset_method": "correlation" if use_corr else res.offset_method.value,
               "correlation": {"status": corr.status.value, "reason": corr.reason,
                               "score": None if corr.score is None else round(corr.score, 1),
                               **{k: corr.fields.get(k) for k in ("offset_ms", "confidence")}}}
-    return CheckResult(Status.ok, score, None, segments, fields=fields, reasons=reasons)
+    return CheckResult(Status.ok, score, None, segments, fields=fields,
+                       reasons=_learned_reasons(score, res, offset_ms, segments, corr if use_corr else None))
+
+
+def _learned_reasons(score: float, res: "learned_sync.LearnedSync", offset_ms: float, segments: list[Segment],
+                     corr: CheckResult | None) -> list[str]:
+    if score < SUSPICIOUS:
+        return []
+    if corr is not None and corr.reasons and abs(offset_ms) > OFFSET_TOLERANCE_MS:
+        return corr.reasons
+    bad = [s for s in segments if s.score >= 50] or segments
+    span = f" from {fmt_time(bad[0].start_s)} to {fmt_time(bad[-1].end_s)}" if len(segments) > 1 else ""
+    if res.offset_method == learned_sync.OffsetMethod.scan and abs(offset_ms) > OFFSET_TOLERANCE_MS:
+        return [f"{describe_offset(offset_ms)}{span} (in-sync probability {res.offset_confidence:.2f} "
+                f"once realigned, {res.p_sync:.2f} as recorded)".capitalize()]
+    return [f"The lip movements do not match the speech{span} (in-sync probability {res.p_sync:.2f})"]
 
 
 def check_correlation(lips: np.ndarray | None, face_mask: np.ndarray | None,
