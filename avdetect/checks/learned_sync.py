@@ -104,8 +104,7 @@ def _inputs(mouth: MouthTrack, samples: np.ndarray, starts: list[int], length: i
     idx = np.asarray(starts)[:, None] + np.arange(length)[None]  # (W, L)
     lips = torch.from_numpy(mouth.landmarks[idx])  # (W, L, 40, 2)
     valid = torch.from_numpy(mouth.mask[idx])
-    a_idx = idx[:, :, None] * AUDIO_SAMPLES_PER_FRAME + np.arange(AUDIO_SAMPLES_PER_FRAME)
-    audio = torch.from_numpy(samples[a_idx.reshape(len(starts), -1)])  # (W, L * 640)
+    audio = torch.from_numpy(_inputs_audio(samples, starts, length))  # (W, L * 640)
     return lips, valid, audio
 
 
@@ -244,6 +243,7 @@ def scan_curves(model: SyncTransformer, job: _Job, windows: list[int], offsets: 
 
 
 def _inputs_audio(samples: np.ndarray, starts: list[int], length: int) -> np.ndarray:
+    """samples (N,) -> (W, length * 640): the audio of each window starting at frame starts[w]."""
     idx = np.asarray(starts)[:, None] + np.arange(length)[None]
     a_idx = idx[:, :, None] * AUDIO_SAMPLES_PER_FRAME + np.arange(AUDIO_SAMPLES_PER_FRAME)
     return samples[a_idx.reshape(len(starts), -1)]
