@@ -204,7 +204,7 @@ def _scan_into(res: LearnedSync, job: _Job, model: SyncTransformer, device: str)
     (p_sync <= SCAN_BELOW_P): the offset should describe where the clip goes wrong. Coarse to
     fine: every other offset first (the model calls +-1 frame in sync, so a true offset is
     never more than one step from a high p_sync), then the two neighbours of the best one;
-    17 passes instead of 31, same answers on the GRID / av/multi delays tried.
+    17 passes instead of 31; it agreed with the full scan in 649 of 650 GRID / av/multi delay cases.
     """
     judged = [i for i, w in enumerate(res.windows) if w.judged] or list(range(len(res.windows)))
     use = [i for i in judged if res.windows[i].p_sync <= SCAN_BELOW_P] or judged
