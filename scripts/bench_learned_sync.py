@@ -23,7 +23,7 @@ def main() -> int:
     ap.add_argument("--model", default="models/sync")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--offset-method", choices=[m.value for m in OffsetMethod], default="auto",
-                    help="auto (as in scan): the 31-offset scan only for clips the model doubts")
+                    help="auto (as in scan): the offset scan only for clips the model doubts")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     model = load_model(a.model)
