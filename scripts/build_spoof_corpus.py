@@ -1,6 +1,7 @@
 """Build the spoof training/eval corpus into cache/spoof (resumable).
 
 Usage: PYTHONPATH=. python scripts/build_spoof_corpus.py [--data ../shared/data] [--out cache/spoof]
+       [--vocoder cache/vocoder/vocoder]
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--out", type=Path, default=ROOT / "cache" / "spoof")
+    ap.add_argument("--vocoder", type=Path, default=None,
+                    help="trained vocoder (scripts/train_vocoder.py --out) for neural-vocoder fakes")
     args = ap.parse_args()
     torch.set_num_threads(1)
     t0 = time.time()
     corpus = Corpus(args.out)
-    build(corpus, args.data, log=lambda m: print(f"[{time.time() - t0:6.0f} s] {m}", flush=True))
+    build(corpus, args.data, vocoder=args.vocoder, log=lambda m: print(f"[{time.time() - t0:6.0f} s] {m}", flush=True))
     print(f"{len(corpus.items)} items in {args.out} ({time.time() - t0:.0f} s)")
 
 

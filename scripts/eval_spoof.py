@@ -21,7 +21,7 @@ import torch
 from avdetect.models.spoof import load
 from avdetect.training.spoof_corpus import UNSEEN_GENERATORS, Corpus, Split
 from avdetect.training.metrics import eer, roc_auc
-from avdetect.training.train_spoof import evaluate, score_variant, variants_for
+from avdetect.training.train_spoof import evaluate, score_variant, variants_cache, variants_for
 
 ROOT = Path(__file__).resolve().parents[1]
 UNSEEN = {g.value for g in UNSEEN_GENERATORS}
@@ -49,11 +49,12 @@ def main() -> None:
     torch.set_num_threads(1)
     t0 = time.time()
     model = load(args.model_dir / "spoof.safetensors", args.model_dir / "spoof.json")
-    cache = args.corpus / f"variants_test_{model.cfg.features}_s{args.seed}.pt"
+    corpus = Corpus(args.corpus)
+    cache = variants_cache(corpus, Split.test, model.cfg.features, args.seed)
     if cache.exists():
         variants = torch.load(cache, weights_only=False)
     else:
-        variants = variants_for(Corpus(args.corpus), Split.test, seed=10_000 + args.seed, kind=model.cfg.features)
+        variants = variants_for(corpus, Split.test, seed=10_000 + args.seed, kind=model.cfg.features)
         torch.save(variants, cache)
     rows = evaluate(model, variants, channel_group)
     rows += [pooled(model, variants, g, u) for g in ("clean", "tel8k", "other") for u in (False, True)]

@@ -30,6 +30,7 @@ class Generator(str, enum.Enum):
     griffinlim = "griffinlim"
     world = "world"
     lpc = "lpc"
+    neuralvoc = "neuralvoc"  # our own small HiFi-GAN-style vocoder (training/vocoder.py)
     vstts = "vstts"  # shared corpus (neural TTS)
     tensortract2 = "tensortract2"  # shared corpus (articulatory resynthesis)
 

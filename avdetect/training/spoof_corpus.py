@@ -127,6 +127,8 @@ class CorpusPlan:
     piper_test: int = 60
     resynth_train: int = 45
     resynth_test: int = 20
+    vocoder_train: int = 184  # every training-split LibriSpeech item (the vocoder learned from them)
+    vocoder_test: int = 60
     seed: int = 1234
 
 
@@ -159,8 +161,13 @@ class Corpus:
         return np.load(self.root / "audio" / f"{iid}.npy")
 
 
-def build(corpus: Corpus, data: Path, plan: CorpusPlan = CorpusPlan(), log=print) -> None:
-    """Fill the corpus (resumable: existing ids are skipped)."""
+def build(corpus: Corpus, data: Path, plan: CorpusPlan = CorpusPlan(), log=print,
+          vocoder: Path | None = None) -> None:
+    """Fill the corpus (resumable: existing ids are skipped).
+
+    vocoder: a trained training/vocoder.py model (path without suffix); when given, LibriSpeech
+    items are also resynthesised through it (generator `neuralvoc`).
+    """
     reals = real_items(data)
     for item, path in reals + shared_fake_items(data):
         if not corpus.has(item.id):
@@ -169,6 +176,8 @@ def build(corpus: Corpus, data: Path, plan: CorpusPlan = CorpusPlan(), log=print
     _build_tts(corpus, plan, log)
     _build_resynth(corpus, data, reals, plan, log)
     _build_fsdd_concat(corpus, reals, log)
+    if vocoder is not None:
+        _build_neural_vocoder(corpus, reals, plan, vocoder, log)
 
 
 def _build_fsdd_concat(corpus: Corpus, reals, log) -> None:
@@ -215,3 +224,23 @@ def _build_resynth(corpus: Corpus, data: Path, reals, plan: CorpusPlan, log) -> 
                     x = trim_silence(read_audio(path))[: int(RESYNTH_SOURCE_S * SAMPLE_RATE)]
                     corpus.add(Item(iid, 1, gen.value, src.speaker, split.value), fn(x, int(i)))
         log(f"{gen.value}: done")
+
+
+def _build_neural_vocoder(corpus: Corpus, reals, plan: CorpusPlan, vocoder: Path, log) -> None:
+    """Whole LibriSpeech items (up to MAX_ITEM_S) resynthesised by our neural vocoder, same split
+    as their source speaker: the fake differs from its real twin only by the vocoder's trace."""
+    from .vocoder import load_vocoder, resynthesize
+
+    model = load_vocoder(vocoder)
+    libri = [(it, p) for it, p in reals if it.kind == "librispeech"]
+    rng = np.random.default_rng(plan.seed + 7)
+    for split, n in ((Split.train, plan.vocoder_train), (Split.test, plan.vocoder_test)):
+        pool = [(it, p) for it, p in libri if it.split == split.value]
+        for i in rng.permutation(len(pool))[:n]:
+            src, path = pool[i]
+            iid = f"fake__{G.Generator.neuralvoc.value}__{src.id}"
+            if not corpus.has(iid):
+                x = trim_silence(read_audio(path))[: int(MAX_ITEM_S * SAMPLE_RATE)]
+                corpus.add(Item(iid, 1, G.Generator.neuralvoc.value, src.speaker, split.value),
+                           resynthesize(model, x))
+    log(f"{G.Generator.neuralvoc.value}: done")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 from collections import Counter, defaultdict
@@ -98,6 +99,13 @@ def split_items(corpus: Corpus, split: Split) -> list[Item]:
     return sorted((it for it in corpus.items.values() if it.split == split.value), key=lambda it: it.id)
 
 
+def variants_cache(corpus: Corpus, split: Split, kind: str, seed: int) -> Path:
+    """Where the channel variants of a split are cached; named by a digest of the split's item ids
+    so that adding items (a new generator) builds new variants instead of reusing stale ones."""
+    digest = hashlib.sha1("\n".join(it.id for it in split_items(corpus, split)).encode()).hexdigest()[:8]
+    return corpus.root / f"variants_{split.value}_{kind}_s{seed}_{digest}.pt"
+
+
 def variants_for(corpus: Corpus, split: Split, seed: int, kind: str,
                  channels: list[str] | None = None) -> list[Variant]:
     return build_variants(corpus, split_items(corpus, split), seed, kind, channels=channels)
@@ -116,7 +124,7 @@ def train_and_save(corpus_dir: Path, out_dir: Path, steps: int = TrainConfig.ste
     torch.set_num_threads(1)
     corpus = Corpus(corpus_dir)
     mcfg = SpoofConfig(features=Features(features).value, n_mels=feature_dim(features))
-    cache = corpus_dir / f"variants_train_{mcfg.features}_s{seed}.pt"
+    cache = variants_cache(corpus, Split.train, mcfg.features, seed)
     variants = _load_variants(cache)
     if variants is None:
         variants = variants_for(corpus, Split.train, seed=seed, kind=mcfg.features)
