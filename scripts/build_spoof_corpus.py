@@ -1,7 +1,7 @@
 """Build the spoof training/eval corpus into cache/spoof (resumable).
 
 Usage: PYTHONPATH=. python scripts/build_spoof_corpus.py [--data ../shared/data] [--out cache/spoof]
-       [--vocoder cache/vocoder/vocoder]
+       [--vocoder cache/vocoder/vocoder] [--soundtracks] [--twins]
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from avdetect.training.spoof_corpus import Corpus, build
+from avdetect.training.spoof_corpus import Corpus, CorpusPlan, build
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,11 +23,17 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "cache" / "spoof")
     ap.add_argument("--vocoder", type=Path, default=None,
                     help="trained vocoder (scripts/train_vocoder.py --out) for neural-vocoder fakes")
+    ap.add_argument("--soundtracks", action="store_true",
+                    help="also use the real soundtracks of the LRC-AR and GRID s1 clips")
+    ap.add_argument("--twins", action="store_true",
+                    help="with --vocoder: vocoded twins of every real corpus, not only LibriSpeech")
     args = ap.parse_args()
     torch.set_num_threads(1)
     t0 = time.time()
     corpus = Corpus(args.out)
-    build(corpus, args.data, vocoder=args.vocoder, log=lambda m: print(f"[{time.time() - t0:6.0f} s] {m}", flush=True))
+    plan = CorpusPlan(soundtracks=args.soundtracks, vocoder_twins=args.twins)
+    build(corpus, args.data, plan, vocoder=args.vocoder,
+          log=lambda m: print(f"[{time.time() - t0:6.0f} s] {m}", flush=True))
     print(f"{len(corpus.items)} items in {args.out} ({time.time() - t0:.0f} s)")
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from avdetect.checks.synthetic_speech import REPORT_THRESHOLD
 from avdetect.models.spoof import load
 from avdetect.training.spoof_corpus import UNSEEN_GENERATORS, Corpus, Split
 from avdetect.training.metrics import eer, roc_auc
@@ -64,7 +65,21 @@ def main() -> None:
         seen = "no" if r["generator"] in UNSEEN or r["generator"] == "ALL UNSEEN" else "yes"
         print(f"| {r['channel']} | {r['generator']} | {seen} | {r['n_real']} | {r['n_fake']} | "
               f"{100 * r['eer']:.1f} | {r['auc']:.3f} | {r['eer_threshold']:.0f} |")
+    print_real_alarms(model, variants)
     print(f"\nwall time {time.time() - t0:.0f} s")
+
+
+def print_real_alarms(model, variants, threshold: float = REPORT_THRESHOLD) -> None:
+    """Share of real test items whose clip score exceeds the report threshold, per corpus and channel."""
+    groups: dict[tuple[str, str], list[float]] = {}
+    for v in variants:
+        if v.item.label == 0:
+            groups.setdefault((v.item.kind, channel_group(v.channel)), []).append(score_variant(model, v.mel))
+    print(f"\n| real corpus | channel | n | score > {threshold:.0f} | median score |")
+    print("|---|---|---|---|---|")
+    for (kind, ch), s in sorted(groups.items()):
+        s = np.array(s)
+        print(f"| {kind} | {ch} | {len(s)} | {100 * (s > threshold).mean():.0f} % | {np.median(s):.0f} |")
 
 
 if __name__ == "__main__":

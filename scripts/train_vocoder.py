@@ -4,7 +4,7 @@ It learns from the training-split LibriSpeech speakers of the spoof corpus only,
 test speakers' vocoded copies are of voices it never heard.
 
 Usage: PYTHONPATH=. python scripts/train_vocoder.py [--corpus cache/spoof] [--out cache/vocoder/vocoder]
-       [--steps 4000] [--max-minutes 25]
+       [--steps 5000] [--max-minutes 25]
 """
 
 from __future__ import annotations

@@ -37,6 +37,11 @@ def test_vocoder_learns_a_tone_and_round_trips(tmp_path):
     mel = V.log_mel(torch.from_numpy(waves[0][None]))
     assert torch.allclose(model(mel), again(mel))
     meta = json.loads((tmp_path / "voc.json").read_text())
+    weights = (tmp_path / "voc.safetensors").read_bytes()
+    (tmp_path / "voc.safetensors").write_bytes(weights[:-4] + b"\0\0\0\0")
+    with pytest.raises(ValueError, match="sha256"):
+        V.load_vocoder(tmp_path / "voc")
+    (tmp_path / "voc.safetensors").write_bytes(weights)
     meta["version"] = 99
     (tmp_path / "voc.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="version"):
@@ -52,3 +57,50 @@ def test_variants_cache_changes_when_items_are_added(tmp_path):
     after = variants_cache(corpus, Split.train, "logspec", 0)
     assert before != after
     assert variants_cache(Corpus(tmp_path), Split.train, "logspec", 0) == after
+
+
+def _write_manifest(data, rows):
+    lines = ["path,modality,label,kind,speaker,source,license"]
+    lines += [f"{p},av,real,{kind},unknown,test,test" for p, kind in rows]
+    (data / "manifest.csv").write_text("\n".join(lines) + "\n")
+
+
+def test_soundtracks_and_vocoder_twins(tmp_path):
+    """Real soundtracks of AV clips become joined real items (sync's splits, a corrupt clip
+    skipped), and every real kind gets neural-vocoder twins in its own split."""
+    from avdetect.synth import synthetic_speech, write_av
+    from avdetect.training.spoof_corpus import (SOUNDTRACK_CLIPS_PER_ITEM, CorpusPlan, _build_soundtracks,
+                                                _build_vocoder_twins)
+
+    data = tmp_path / "data"
+    rows = []
+    for i in range(40):  # LRC-AR by number: 30 train, 4 sync-val (left out), 6 test
+        rel = f"av/lrc_ar/video/{i:05d}.mp4"
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        write_av(data / rel, None, synthetic_speech(1.2, seed=i)[0])
+        rows.append((rel, "lrc-ar"))
+    (data / "av/lrc_ar/video/00003.mp4").write_bytes(b"not a video")  # corrupt: skipped, not fatal
+    for i in range(4):
+        rel = f"av/grid_s1/video/g{i}.mp4"
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        write_av(data / rel, None, synthetic_speech(3.0, seed=100 + i)[0])
+        rows.append((rel, "grid"))
+    _write_manifest(data, rows)
+
+    corpus = Corpus(tmp_path / "corpus")
+    _build_soundtracks(corpus, data, log=lambda m: None)
+    items = list(corpus.items.values())
+    lrc = [it for it in items if it.kind == "lrc-ar"]
+    per = SOUNDTRACK_CLIPS_PER_ITEM["lrc-ar"]
+    assert sorted(it.split for it in lrc) == ["test"] + ["train"] * (30 // per)
+    assert {it.split for it in items if it.kind == "grid"} == {"train"} and len(items) == len(lrc) + 2
+    first = corpus.audio("real__soundtrack__lrc-ar__00000")
+    assert len(first) > 1.5 * 1.2 * SAMPLE_RATE  # clips 0-4 (3 corrupt) joined: longer than any one clip
+    assert all(it.label == 0 for it in items)
+
+    _build_vocoder_twins(corpus, V.Vocoder().eval(), CorpusPlan(), log=lambda m: None)
+    twins = [it for it in corpus.items.values() if it.kind == "neuralvoc"]
+    assert len(twins) == len(items) and all(it.label == 1 for it in twins)
+    for t in twins:
+        src = corpus.items[t.id.removeprefix("fake__neuralvoc__")]
+        assert (t.split, t.speaker) == (src.split, src.speaker)

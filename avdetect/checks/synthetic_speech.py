@@ -68,7 +68,7 @@ def score_windows(model: spoof_model.SpoofNet, samples: np.ndarray, starts: list
     out = []
     for b in range(0, len(starts), BATCH_WINDOWS):
         batch = mel[idx[b:b + BATCH_WINDOWS]].to(device)  # (B, frames, F)
-        out.append(torch.sigmoid(model(batch)).cpu())
+        out.append(model.probability(model(batch)).cpu())
     scores = (100.0 * torch.cat(out)).numpy().astype(np.float64)
     assert scores.shape == (len(starts),), scores.shape
     return scores

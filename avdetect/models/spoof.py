@@ -65,6 +65,10 @@ class SpoofConfig:
     window_s: float = 4.0  # s: scoring window
     hop_s: float = 1.0  # s: scoring hop
     threshold: float = 50.0  # score (0-100) above which a window is reported as synthetic
+    # Platt scaling, window score = 100 * sigmoid(scale * logit + bias), fitted on held-out
+    # training speakers (training/train_spoof.calibrate); identity for older weights
+    calibration_scale: float = 1.0
+    calibration_bias: float = 0.0
     weights_sha256: str = ""
     training: dict = field(default_factory=dict)
 
@@ -119,6 +123,10 @@ class SpoofNet(nn.Module):
         h = self.blocks(normalize_window(mel).transpose(1, 2))  # (B, C, T')
         stats = torch.cat([h.mean(2), h.std(2, unbiased=False)], 1)  # (B, 2C)
         return self.head(self.proj(stats))[:, 0]
+
+    def probability(self, logits: torch.Tensor) -> torch.Tensor:
+        """(B,) logits -> (B,) calibrated probabilities of "synthetic"."""
+        return torch.sigmoid(self.cfg.calibration_scale * logits + self.cfg.calibration_bias)
 
 
 def normalize_window(mel: torch.Tensor) -> torch.Tensor:

@@ -31,6 +31,10 @@ RESYNTH_SOURCE_S = 4.0  # s of real speech fed to each resynthesis generator
 FSDD_TEST_SPEAKERS = ("fsdd-theo", "fsdd-yweweler")  # 2 of the 6 digit speakers are test only
 TT2_TEST_PREFIX = "lttsr"  # tensortract2: the LibriTTS-R utterances (real and fake) are test only
 FSDD_DIGITS_PER_ITEM = 4  # digits (~0.4 s each) concatenated into one ~2 s real item
+# real soundtracks of the talking-face clips: consecutive clips (same split) joined into one item
+SOUNDTRACK_CLIPS_PER_ITEM = {"lrc-ar": 5, "grid": 2}  # 1.2 s and 3 s clips -> ~6 s items
+TWIN_SOURCE_KINDS = ("lrc-ar", "grid", "fsdd-8k", "codec2-examples", "speechbrain-samples", "ground-truth")
+TWINS_PER_KIND = 150  # per split: neural-vocoder twins of the non-LibriSpeech reals
 
 
 class Split(str, enum.Enum):
@@ -122,6 +126,8 @@ def shared_fake_items(data: Path) -> list[tuple[Item, Path]]:
 class CorpusPlan:
     """How many fakes of each generator to make (per split)."""
 
+    soundtracks: bool = False  # add the AV clips' real soundtracks (build_spoof_corpus.py --soundtracks)
+    vocoder_twins: bool = False  # with a vocoder: vocoded twins of every real corpus (--twins)
     tts_train: int = 120
     tts_test: int = 40
     piper_test: int = 60
@@ -176,8 +182,45 @@ def build(corpus: Corpus, data: Path, plan: CorpusPlan = CorpusPlan(), log=print
     _build_tts(corpus, plan, log)
     _build_resynth(corpus, data, reals, plan, log)
     _build_fsdd_concat(corpus, reals, log)
+    if plan.soundtracks:
+        _build_soundtracks(corpus, data, log)
     if vocoder is not None:
         _build_neural_vocoder(corpus, reals, plan, vocoder, log)
+
+
+def _build_soundtracks(corpus: Corpus, data: Path, log) -> None:
+    """Real speech of the LRC-AR news clips and GRID s1 (TV/AAC and studio domains), split as in
+    sync training (training/data.assign_splits): LRC-AR by clip number, its last 15 % (other
+    people) is test; sync's validation block is left out. GRID s1 (one speaker) is train only."""
+    from ..io import MediaError, load_audio
+    from .data import Split as SyncSplit, assign_splits
+
+    with open(data / "manifest.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r["modality"] == "av" and r["kind"] in SOUNDTRACK_CLIPS_PER_ITEM
+                and ("lrc_ar" in r["path"] or "grid_s1" in r["path"])]
+    splits = assign_splits([r["path"] for r in rows])
+    keep = {SyncSplit.train: Split.train, SyncSplit.test: Split.test}
+    for kind, per_item in SOUNDTRACK_CLIPS_PER_ITEM.items():
+        for split_sync, split in keep.items():
+            paths = sorted((r["path"] for r in rows if r["kind"] == kind and splits[r["path"]] == split_sync),
+                           key=lambda n: Path(n).stem)
+            if kind == "grid" and split == Split.test:
+                continue  # one speaker: only the training side
+            for k in range(0, len(paths) - per_item + 1, per_item):
+                iid = f"real__soundtrack__{kind}__{Path(paths[k]).stem}"
+                if corpus.has(iid):
+                    continue
+                parts = []
+                for rel in paths[k:k + per_item]:
+                    try:
+                        clip = load_audio(data / rel)
+                    except MediaError:
+                        continue
+                    if clip is not None:
+                        parts.append(trim_silence(clip.samples))
+                if parts:
+                    corpus.add(Item(iid, 0, kind, f"{kind}-{Path(paths[k]).stem}", split.value), np.concatenate(parts))
+        log(f"{kind} soundtracks: done")
 
 
 def _build_fsdd_concat(corpus: Corpus, reals, log) -> None:
@@ -243,4 +286,26 @@ def _build_neural_vocoder(corpus: Corpus, reals, plan: CorpusPlan, vocoder: Path
                 x = trim_silence(read_audio(path))[: int(MAX_ITEM_S * SAMPLE_RATE)]
                 corpus.add(Item(iid, 1, G.Generator.neuralvoc.value, src.speaker, split.value),
                            resynthesize(model, x))
+    if plan.vocoder_twins:
+        _build_vocoder_twins(corpus, model, plan, log)
     log(f"{G.Generator.neuralvoc.value}: done")
+
+
+def _build_vocoder_twins(corpus: Corpus, model, plan: CorpusPlan, log) -> None:
+    """Vocoded twins of the other real corpora (cached real items, both splits), so that every
+    recording domain the detector sees as real is also seen as fake: the domain is no cue."""
+    from .vocoder import resynthesize
+
+    rng = np.random.default_rng(plan.seed + 8)
+    reals = [it for it in corpus.items.values() if it.label == 0 and it.kind in TWIN_SOURCE_KINDS
+             and (it.kind != "fsdd-8k" or "__fsddcat__" in it.id)]  # digits: the ~2 s joins only
+    for kind in TWIN_SOURCE_KINDS:
+        for split in Split:
+            pool = sorted((it for it in reals if it.kind == kind and it.split == split.value), key=lambda it: it.id)
+            for i in rng.permutation(len(pool))[:TWINS_PER_KIND]:
+                src = pool[i]
+                iid = f"fake__{G.Generator.neuralvoc.value}__{src.id}"
+                if not corpus.has(iid):
+                    corpus.add(Item(iid, 1, G.Generator.neuralvoc.value, src.speaker, split.value),
+                               resynthesize(model, corpus.audio(src.id)))
+    log(f"{G.Generator.neuralvoc.value} twins of {', '.join(TWIN_SOURCE_KINDS)}: done")

@@ -19,6 +19,15 @@ from .metrics import eer, roc_auc
 from .spoof_data import Variant, build_variants, random_crop, spec_augment
 
 
+VAL_FRACTION = 0.15  # share of training speakers/voices (by hash) held out to calibrate the score
+
+
+def is_val(item: Item, fraction: float = VAL_FRACTION) -> bool:
+    """Hold-out by speaker (a vocoded twin shares its source's speaker, so both land on one side)."""
+    h = int(hashlib.sha1(f"val/{item.speaker}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return h < fraction
+
+
 @dataclass
 class TrainConfig:
     steps: int = 1600
@@ -68,13 +77,47 @@ def train(variants: list[Variant], model_cfg: SpoofConfig, cfg: TrainConfig, log
 
 
 @torch.no_grad()
-def score_variant(model: SpoofNet, mel: torch.Tensor) -> float:
-    """(T, F) item log-mel -> clip score 0-100: mean over window scores (4 s windows, 1 s hop)."""
+def window_logits(model: SpoofNet, mel: torch.Tensor) -> torch.Tensor:
+    """(T, F) item log-mel -> (K,) raw logits of its 4 s windows (1 s hop; one window if shorter)."""
     window, hop = int(model.cfg.window_s * MEL_FPS), int(model.cfg.hop_s * MEL_FPS)
     mel = mel.float()
     starts = window_starts(mel.shape[0], window, hop)
     batch = torch.stack([mel[s:s + window] for s in starts]) if mel.shape[0] >= window else mel[None]
-    return float(100 * torch.sigmoid(model(batch)).mean())
+    return model(batch)
+
+
+def score_variant(model: SpoofNet, mel: torch.Tensor) -> float:
+    """(T, F) item log-mel -> clip score 0-100: mean over calibrated window scores."""
+    return float(100 * model.probability(window_logits(model, mel)).mean())
+
+
+@torch.no_grad()
+def calibrate(model: SpoofNet, variants: list[Variant], threshold: float) -> dict:
+    """Fit Platt scaling (class-balanced logistic regression on window logits) on held-out
+    variants, store it in model.cfg, and return what it did: validation EER and, before/after,
+    the share of real and fake clips scoring over `threshold`."""
+    from sklearn.linear_model import LogisticRegression
+
+    model.cfg.calibration_scale, model.cfg.calibration_bias = 1.0, 0.0
+    logits = [window_logits(model, v.mel) for v in variants]
+    x = torch.cat(logits).numpy()[:, None]
+    y = np.concatenate([[v.item.label] * len(lg) for v, lg in zip(variants, logits)])
+    labels = np.array([v.item.label for v in variants])
+
+    def rates() -> tuple[float, float]:
+        clip = np.array([score_variant(model, v.mel) for v in variants])
+        return float(np.mean(clip[labels == 0] > threshold)), float(np.mean(clip[labels == 1] > threshold))
+
+    raw = rates()
+    lr = LogisticRegression(class_weight="balanced", C=1e6).fit(x, y)
+    model.cfg.calibration_scale, model.cfg.calibration_bias = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+    clip = np.array([score_variant(model, v.mel) for v in variants])
+    e, _ = eer(clip[labels == 0], clip[labels == 1])
+    cal = rates()
+    return {"n_real": int((labels == 0).sum()), "n_fake": int((labels == 1).sum()), "eer": round(e, 4),
+            "scale": round(model.cfg.calibration_scale, 4), "bias": round(model.cfg.calibration_bias, 4),
+            f"real_over_{threshold:.0f}": [round(raw[0], 3), round(cal[0], 3)],
+            f"fake_over_{threshold:.0f}": [round(raw[1], 3), round(cal[1], 3)]}
 
 
 def evaluate(model: SpoofNet, variants: list[Variant], channel_group) -> list[dict]:
@@ -131,13 +174,19 @@ def train_and_save(corpus_dir: Path, out_dir: Path, steps: int = TrainConfig.ste
         torch.save(variants, cache)
     unseen = {g.value for g in UNSEEN_GENERATORS}
     assert not any(v.item.kind in unseen for v in variants), "an unseen generator leaked into training"
+    val = [v for v in variants if is_val(v.item)]
+    variants = [v for v in variants if not is_val(v.item)]
     kinds = Counter((v.item.label, v.item.kind) for v in variants)
-    log(f"{len(variants)} training variants ({time.time() - t0:.0f} s): {dict(kinds)}")
+    log(f"{len(variants)} training variants, {len(val)} held out to calibrate ({time.time() - t0:.0f} s): "
+        f"{dict(kinds)}")
     tcfg = TrainConfig(steps=steps, seed=seed)
     mcfg.training = {"steps": tcfg.steps, "batch": tcfg.batch, "lr": tcfg.lr, "seed": tcfg.seed,
                      "train_kinds": {f"{'fake' if lab else 'real'}/{k}": n for (lab, k), n in kinds.items()},
                      "unseen_generators": sorted(unseen)}
     model = train(variants, mcfg, tcfg, log=log)
+    if val:
+        mcfg.training["calibration"] = calibrate(model, val, mcfg.threshold)
+        log(f"calibration on held-out training speakers: {mcfg.training['calibration']}")
     out_dir.mkdir(parents=True, exist_ok=True)
     mcfg.training["wall_time_s"] = round(time.time() - t0)
     save(model, out_dir / "spoof.safetensors", out_dir / "spoof.json")

@@ -13,6 +13,7 @@ Shapes: mel (B, N_MELS, T) at HOP = 256 samples (62.5 frames/s) -> wave (B, T * 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -107,7 +108,7 @@ def stft_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class VocoderTrainConfig:
-    steps: int = 2500
+    steps: int = 5000
     batch: int = 8
     segment: int = 32 * HOP  # samples (0.51 s) per training crop
     lr: float = 2e-3
@@ -151,10 +152,11 @@ def train_vocoder(waves: list[np.ndarray], cfg: VocoderTrainConfig, log=print) -
 def save_vocoder(model: Vocoder, path: Path, training: dict) -> None:
     """path.safetensors + path.json (config, version, training record)."""
     path = Path(path)
-    save_file(model.state_dict(), str(path.with_suffix(".safetensors")))
+    weights = path.with_suffix(".safetensors")
+    save_file(model.state_dict(), str(weights))
     meta = {"kind": "avdetect.vocoder", "version": VOCODER_VERSION, "config": asdict(model.cfg),
-            "training": training}
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=2))
+            "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(), "training": training}
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
 
 
 def load_vocoder(path: Path) -> Vocoder:
@@ -162,9 +164,12 @@ def load_vocoder(path: Path) -> Vocoder:
     meta = json.loads(path.with_suffix(".json").read_text())
     if meta.get("version") != VOCODER_VERSION:
         raise ValueError(f"{path}: vocoder version {meta.get('version')}, expected {VOCODER_VERSION}")
+    weights = path.with_suffix(".safetensors")
+    if meta.get("sha256") and hashlib.sha256(weights.read_bytes()).hexdigest() != meta["sha256"]:
+        raise ValueError(f"{weights}: sha256 does not match {path.with_suffix('.json')}")
     cfg = VocoderConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
     model = Vocoder(cfg)
-    model.load_state_dict(load_file(str(path.with_suffix(".safetensors"))))
+    model.load_state_dict(load_file(str(weights)))
     return model.eval()
 
 
