@@ -13,8 +13,8 @@ from .checks.base import CheckResult, Status
 
 FAKE_THRESHOLD = 70.0
 SUSPICIOUS_THRESHOLD = 40.0
-# How much of a check's score counts toward the verdict. The spoof model is a weak baseline
-# (models/MODEL_CARD_spoof.md: EER 32-43 % on unseen generators, 19 % of real LibriSpeech clips
+# How much of a check's score counts toward the verdict. The spoof model is weak
+# (models/MODEL_CARD_spoof.md: EER 26-34 % on unseen generators, 9 % of real LibriSpeech clips
 # above 50), so on its own it can make a recording suspicious (score >= 67), never fake.
 FUSION_WEIGHTS = {"synthetic_speech": 0.6}
 

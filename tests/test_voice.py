@@ -121,6 +121,9 @@ def test_spoof_calibration_is_fitted_monotonic_and_saved(tmp_path):
         assert torch.allclose(model.probability(model(x)), again.probability(again(x)))
     held = [is_val(Item(f"i{k}", 0, "k", f"spk{k}", "train")) for k in range(2000)]
     assert 0.1 < np.mean(held) < 0.2  # VAL_FRACTION = 0.15 of speakers
+    soundtracks = [Item(f"t{k}", lab, kind, f"lrc-ar-{k:05d}", "train")
+                   for k in range(200) for lab, kind in ((0, "lrc-ar"), (1, "neuralvoc"))]
+    assert not any(is_val(it) for it in soundtracks)  # unknown people: never held out
 
 
 # ---- synthetic-speech check -----------------------------------------------------------------

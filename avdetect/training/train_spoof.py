@@ -14,7 +14,7 @@ import torch
 from ..checks.synthetic_speech import window_starts
 from ..constants import MEL_FPS
 from ..models.spoof import SpoofConfig, SpoofNet
-from .spoof_corpus import Corpus, Item, Split
+from .spoof_corpus import SOUNDTRACK_CLIPS_PER_ITEM, Corpus, Item, Split
 from .metrics import eer, roc_auc
 from .spoof_data import Variant, build_variants, random_crop, spec_augment
 
@@ -23,7 +23,13 @@ VAL_FRACTION = 0.15  # share of training speakers/voices (by hash) held out to c
 
 
 def is_val(item: Item, fraction: float = VAL_FRACTION) -> bool:
-    """Hold-out by speaker (a vocoded twin shares its source's speaker, so both land on one side)."""
+    """Hold-out by speaker (a vocoded twin shares its source's speaker, so both land on one side).
+
+    Soundtrack items (LRC-AR, GRID s1) never go to validation: their people are unknown per item
+    (neighbouring LRC-AR clips are the same presenter; GRID s1 is one person), so held-out items
+    would share speakers with training ones and make the calibration too lenient."""
+    if any(item.speaker.startswith(f"{kind}-") for kind in SOUNDTRACK_CLIPS_PER_ITEM):
+        return False
     h = int(hashlib.sha1(f"val/{item.speaker}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     return h < fraction
 
