@@ -37,6 +37,16 @@ TWIN_SOURCE_KINDS = ("lrc-ar", "grid", "fsdd-8k", "codec2-examples", "speechbrai
 TWINS_PER_KIND = 150  # per split: neural-vocoder twins of the non-LibriSpeech reals
 
 
+def soundtrack_speaker(kind: str, first_clip: str) -> str:
+    """Speaker label of a soundtrack item: its people are not known, so the item names itself."""
+    return f"{kind}-{first_clip}"
+
+
+def speaker_known(speaker: str) -> bool:
+    """False for soundtrack items (and their twins): items with other labels may be the same person."""
+    return not any(speaker.startswith(f"{kind}-") for kind in SOUNDTRACK_CLIPS_PER_ITEM)
+
+
 class Split(str, enum.Enum):
     train = "train"
     test = "test"
@@ -219,7 +229,8 @@ def _build_soundtracks(corpus: Corpus, data: Path, log) -> None:
                     if clip is not None:
                         parts.append(trim_silence(clip.samples))
                 if parts:
-                    corpus.add(Item(iid, 0, kind, f"{kind}-{Path(paths[k]).stem}", split.value), np.concatenate(parts))
+                    corpus.add(Item(iid, 0, kind, soundtrack_speaker(kind, Path(paths[k]).stem), split.value),
+                               np.concatenate(parts))
         log(f"{kind} soundtracks: done")
 
 

@@ -14,7 +14,7 @@ import torch
 from ..checks.synthetic_speech import window_starts
 from ..constants import MEL_FPS
 from ..models.spoof import SpoofConfig, SpoofNet
-from .spoof_corpus import SOUNDTRACK_CLIPS_PER_ITEM, Corpus, Item, Split
+from .spoof_corpus import Corpus, Item, Split, speaker_known
 from .metrics import eer, roc_auc
 from .spoof_data import Variant, build_variants, random_crop, spec_augment
 
@@ -28,7 +28,7 @@ def is_val(item: Item, fraction: float = VAL_FRACTION) -> bool:
     Soundtrack items (LRC-AR, GRID s1) never go to validation: their people are unknown per item
     (neighbouring LRC-AR clips are the same presenter; GRID s1 is one person), so held-out items
     would share speakers with training ones and make the calibration too lenient."""
-    if any(item.speaker.startswith(f"{kind}-") for kind in SOUNDTRACK_CLIPS_PER_ITEM):
+    if not speaker_known(item.speaker):
         return False
     h = int(hashlib.sha1(f"val/{item.speaker}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     return h < fraction
@@ -110,16 +110,18 @@ def calibrate(model: SpoofNet, variants: list[Variant], threshold: float) -> dic
     y = np.concatenate([[v.item.label] * len(lg) for v, lg in zip(variants, logits)])
     labels = np.array([v.item.label for v in variants])
 
-    def rates() -> tuple[float, float]:
-        clip = np.array([score_variant(model, v.mel) for v in variants])
+    def clip_scores() -> np.ndarray:  # (V,) mean of calibrated window scores, as score_variant
+        return np.array([float(100 * model.probability(lg).mean()) for lg in logits])
+
+    def rates(clip: np.ndarray) -> tuple[float, float]:
         return float(np.mean(clip[labels == 0] > threshold)), float(np.mean(clip[labels == 1] > threshold))
 
-    raw = rates()
+    raw = rates(clip_scores())
     lr = LogisticRegression(class_weight="balanced", C=1e6).fit(x, y)
     model.cfg.calibration_scale, model.cfg.calibration_bias = float(lr.coef_[0, 0]), float(lr.intercept_[0])
-    clip = np.array([score_variant(model, v.mel) for v in variants])
+    clip = clip_scores()
     e, _ = eer(clip[labels == 0], clip[labels == 1])
-    cal = rates()
+    cal = rates(clip)
     return {"n_real": int((labels == 0).sum()), "n_fake": int((labels == 1).sum()), "eer": round(e, 4),
             "scale": round(model.cfg.calibration_scale, 4), "bias": round(model.cfg.calibration_bias, 4),
             f"real_over_{threshold:.0f}": [round(raw[0], 3), round(cal[0], 3)],
@@ -180,8 +182,9 @@ def train_and_save(corpus_dir: Path, out_dir: Path, steps: int = TrainConfig.ste
         torch.save(variants, cache)
     unseen = {g.value for g in UNSEEN_GENERATORS}
     assert not any(v.item.kind in unseen for v in variants), "an unseen generator leaked into training"
-    val = [v for v in variants if is_val(v.item)]
-    variants = [v for v in variants if not is_val(v.item)]
+    held = [is_val(v.item) for v in variants]
+    val = [v for v, h in zip(variants, held) if h]
+    variants = [v for v, h in zip(variants, held) if not h]
     kinds = Counter((v.item.label, v.item.kind) for v in variants)
     log(f"{len(variants)} training variants, {len(val)} held out to calibrate ({time.time() - t0:.0f} s): "
         f"{dict(kinds)}")
