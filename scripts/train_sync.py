@@ -29,11 +29,15 @@ def main() -> int:
     ap.add_argument("--device", default=d.device, help="cpu, cuda, cuda:1, ...")
     ap.add_argument("--threads", type=int, default=d.threads)
     ap.add_argument("--init-from", default=None, help="continue from these weights (path stem)")
+    ap.add_argument("--mirror-p", type=float, default=d.mirror_p, help="share of windows with mirrored lips")
+    ap.add_argument("--kind-probs", default=d.kind_probs,
+                    help="positive,offset,dub_same,dub_other,tts shares (default avdetect.training.data.KIND_PROBS)")
     a = ap.parse_args()
     best = train(TrainConfig(cache_dir=a.cache, tts_bank=a.tts_bank, out=a.out, log_dir=a.log_dir,
                              steps=a.steps, max_minutes=a.max_minutes, batch_size=a.batch_size,
                              lr=a.lr, eval_every=a.eval_every, seed=a.seed, device=a.device,
-                             threads=a.threads, init_from=a.init_from))
+                             threads=a.threads, init_from=a.init_from, mirror_p=a.mirror_p,
+                             kind_probs=a.kind_probs))
     print(json.dumps(best, indent=2))
     return 0
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from avdetect.synth import animate_mouth, face_image, talking_face
-from avdetect.visual.landmarks import (EYE_OUTER, LIP_POINTS, FaceMeshTracker, extract_mouth, mouth_opening,
-                                       normalise_face)
+from avdetect.visual.landmarks import (EYE_OUTER, LIP_POINTS, FaceMeshTracker, extract_mouth, mirror_lips,
+                                       mouth_opening, normalise_face)
 
 
 def _random_face(rng):
@@ -37,6 +37,24 @@ def test_face_mesh_sees_the_mouth_open():
     o0 = mouth_opening(normalise_face(closed[0])[0])
     o1 = mouth_opening(normalise_face(opened[0])[0])
     assert o1 > o0 + 0.05
+
+
+def test_mirror_lips_matches_face_mesh_on_the_mirrored_image():
+    """The permutation must pair each lip point with its mirror twin: FaceMesh on the flipped
+    picture gives (up to tracking noise) the mirrored lips of the original."""
+    face = animate_mouth(face_image(), 0.7)
+    tracker = FaceMeshTracker()
+    try:
+        direct = normalise_face(tracker(0, face)[0])[0]
+        tracker.close()
+        tracker = FaceMeshTracker()
+        flipped = normalise_face(tracker(0, np.ascontiguousarray(face[:, ::-1]))[0])[0]
+    finally:
+        tracker.close()
+    err = np.abs(mirror_lips(direct) - flipped).max()
+    shuffled = np.abs(direct * [-1, 1] - flipped).max()  # x flipped without swapping the points
+    assert err < 0.05 < shuffled, (err, shuffled)
+    np.testing.assert_array_equal(mirror_lips(mirror_lips(direct)), direct)
 
 
 def test_extract_mouth_masks_frames_without_face():

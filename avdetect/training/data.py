@@ -24,7 +24,7 @@ import torchaudio
 from ..audio.features import LOG_FLOOR, _mel_transform
 from ..constants import (AUDIO_SAMPLES_PER_FRAME, MEL_FRAMES_PER_VIDEO_FRAME, N_FFT, N_MELS, SAMPLE_RATE,
                          SYNC_WINDOW_FRAMES)
-from ..visual.landmarks import N_LIP_POINTS
+from ..visual.landmarks import LIP_MIRROR, N_LIP_POINTS
 from .sync_corpus import CachedClip, cache_path, load_cached
 
 MIN_WINDOW_FRAMES = 20  # 0.8 s: shortest window trained on / judged
@@ -52,6 +52,14 @@ class Kind(str, enum.Enum):
 
 KIND_PROBS = {Kind.positive: 0.35, Kind.offset: 0.30, Kind.dub_same: 0.17, Kind.dub_other: 0.06,
               Kind.tts: 0.12}
+
+
+def parse_kind_probs(text: str) -> dict[Kind, float]:
+    """"0.35,0.25,0.25,0.05,0.10" (in Kind order: positive, offset, dub_same, dub_other, tts)."""
+    vals = [float(v) for v in text.split(",")]
+    if len(vals) != len(Kind) or min(vals) < 0 or abs(sum(vals) - 1) > 1e-6:
+        raise ValueError(f"kind probabilities need {len(Kind)} values >= 0 that sum to 1, got {text!r}")
+    return dict(zip(Kind, vals))
 
 
 def assign_splits(names: list[str]) -> dict[str, Split]:
@@ -154,13 +162,15 @@ DIGITAL_SILENCE_P = 0.25  # share of windows (every kind) whose audio starts or 
 
 
 def sample_example(rng: np.random.Generator, clips: list[CachedClip], same: dict[str, list[CachedClip]],
-                   other: dict[str, list[CachedClip]], tts: list[np.ndarray]) -> Example:
-    """Draw one window. same/other: donor clips by corpus ("grid"/"lrc") for dubbing.
+                   other: dict[str, list[CachedClip]], tts: list[np.ndarray],
+                   kind_probs: dict[Kind, float] | None = None) -> Example:
+    """Draw one window. same/other: donor clips by corpus ("grid"/"lrc") for dubbing;
+    kind_probs: how often each kind of window is drawn (default KIND_PROBS).
 
     Padded TTS and offset windows reaching past the clip carry exact zeros; so that zeros are
     no cue, any window (positives too) may get a run of digital silence at one end.
     """
-    ex = _sample_example(rng, clips, same, other, tts)
+    ex = _sample_example(rng, clips, same, other, tts, kind_probs or KIND_PROBS)
     if rng.random() < DIGITAL_SILENCE_P:
         k = int(rng.integers(1, max(2, len(ex.lip_valid) // 3 + 1))) * AUDIO_SAMPLES_PER_FRAME
         audio = ex.audio.copy()
@@ -173,10 +183,11 @@ def sample_example(rng: np.random.Generator, clips: list[CachedClip], same: dict
 
 
 def _sample_example(rng: np.random.Generator, clips: list[CachedClip], same: dict[str, list[CachedClip]],
-                    other: dict[str, list[CachedClip]], tts: list[np.ndarray]) -> Example:
+                    other: dict[str, list[CachedClip]], tts: list[np.ndarray],
+                    kind_probs: dict[Kind, float]) -> Example:
     clip = clips[int(rng.integers(len(clips)))]
     n = clip.n_frames
-    kind = Kind(rng.choice([k.value for k in KIND_PROBS], p=list(KIND_PROBS.values())))
+    kind = Kind(rng.choice([k.value for k in kind_probs], p=list(kind_probs.values())))
     if kind == Kind.offset and n - MIN_WINDOW_FRAMES >= 1:
         mag = int(rng.integers(1, min(MAX_OFFSET_FRAMES, n - MIN_WINDOW_FRAMES) + 1))
         d = mag * int(rng.choice([-1, 1]))
@@ -277,9 +288,15 @@ def augment_mel(mel: torch.Tensor, gen: torch.Generator, p: float = 0.3) -> torc
     return torch.where(pick, torch.full_like(mel, math.log(LOG_FLOOR)), mel)
 
 
-def augment_lips(lips: torch.Tensor, valid: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """lips (B, T, 40, 2), valid (B, T): jitter, per-axis scale, small roll, dropped frames."""
+def augment_lips(lips: torch.Tensor, valid: torch.Tensor, gen: torch.Generator,
+                 mirror_p: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """lips (B, T, 40, 2), valid (B, T): mirror image (probability mirror_p), jitter, per-axis
+    scale, small roll, dropped frames."""
     b, t = valid.shape
+    flip = torch.rand(b, generator=gen) < mirror_p
+    if mirror_p > 0 and flip.any():
+        mirrored = lips[:, :, list(LIP_MIRROR)] * torch.tensor([-1.0, 1.0])
+        lips = torch.where(flip[:, None, None, None], mirrored, lips)
     scale = 1 + 0.15 * (2 * torch.rand(b, 1, 1, 2, generator=gen) - 1)
     ang = 0.09 * (2 * torch.rand(b, generator=gen) - 1)  # +-5 degrees
     c, s = torch.cos(ang), torch.sin(ang)

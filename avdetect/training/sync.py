@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from ..models.sync import SyncConfig, SyncTransformer, load_model, offset_to_class, save_model
 from .data import (IGNORE, Batch, Split, augment_audio, augment_lips, augment_mel, collate, donor_pools,
-                   load_corpus, load_tts_bank, sample_example, window_mel)
+                   load_corpus, load_tts_bank, parse_kind_probs, sample_example, window_mel)
 from .metrics import eer_labels, roc_auc_labels
 
 OFFSET_LOSS_WEIGHT = 0.5
@@ -43,6 +43,8 @@ class TrainConfig:
     device: str = "cpu"
     init_from: str | None = None  # continue from these weights (stem), e.g. a previous best
     threads: int = 1  # more threads on a shared, busy CPU slowed steps ~10x (spin waits)
+    mirror_p: float = 0.0  # share of training windows whose lips are mirrored (stage 7: 0.5)
+    kind_probs: str | None = None  # "p_pos,p_offset,p_dub_same,p_dub_other,p_tts"; None: data.KIND_PROBS
     model: SyncConfig = SyncConfig()
 
 
@@ -69,8 +71,9 @@ def _to(batch: Batch, device: str) -> Batch:
     return Batch(*(getattr(batch, f).to(device) for f in batch.__dataclass_fields__))
 
 
-def train_step(model, opt, batch: Batch, gen: torch.Generator, device: str) -> tuple[float, float, float]:
-    lips, lv = augment_lips(batch.lips, batch.lip_valid, gen)
+def train_step(model, opt, batch: Batch, gen: torch.Generator, device: str,
+               mirror_p: float = 0.0) -> tuple[float, float, float]:
+    lips, lv = augment_lips(batch.lips, batch.lip_valid, gen, mirror_p)
     mel = augment_mel(window_mel(augment_audio(batch.audio, gen)), gen)
     b = _to(batch, device)
     model.train()
@@ -127,6 +130,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     print(f"train clips {len(tr)}, val clips {len(va)}, test clips {len(corpus[Split.test])}, "
           f"tts utterances {len(tts_tr)}", flush=True)
     pools = donor_pools(tr)
+    probs = parse_kind_probs(cfg.kind_probs) if cfg.kind_probs else None
     val = fixed_batches(va, donor_pools(va), tts_tr, cfg.n_val, 128, cfg.seed + 1)
     model = SyncTransformer(cfg.model).to(cfg.device)
     if cfg.init_from:
@@ -142,8 +146,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     for step in range(cfg.steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
-        batch = collate([sample_example(rng, tr, *pools, tts_tr) for _ in range(cfg.batch_size)])
-        run.append(train_step(model, opt, batch, gen, cfg.device))
+        batch = collate([sample_example(rng, tr, *pools, tts_tr, probs) for _ in range(cfg.batch_size)])
+        run.append(train_step(model, opt, batch, gen, cfg.device, cfg.mirror_p))
         minutes = (time.time() - t0) / 60
         last = step == cfg.steps - 1 or minutes >= cfg.max_minutes
         if (step + 1) % cfg.eval_every == 0 or last:

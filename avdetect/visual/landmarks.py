@@ -22,6 +22,10 @@ LIPS_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 
 LIPS_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
 LIP_POINTS = LIPS_OUTER + LIPS_INNER
 N_LIP_POINTS = len(LIP_POINTS)  # 40
+# Each loop runs from the right mouth corner (image left) along the lower lip to the left corner
+# and back along the upper lip, 20 points, so position i mirrors to (10 - i) mod 20 (the corners
+# 0 <-> 10, the midlines 5 and 15 onto themselves), e.g. 61 <-> 291, 146 <-> 375, 0 <-> 0.
+LIP_MIRROR = tuple(base + (10 - i) % 20 for base in (0, 20) for i in range(20))
 EYE_OUTER = (33, 263)  # right eye outer corner, left eye outer corner (image left to right)
 INNER_GAP_PAIRS = ((82, 87), (13, 14), (312, 317))  # upper / lower inner lip, left to right
 
@@ -67,6 +71,15 @@ def normalise_face(points: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     rot = np.array([[c, s], [-s, c]], np.float32)  # rotates the eye line onto +x
     lips = (points[list(LIP_POINTS)] - centre) @ rot.T / scale
     return lips.astype(np.float32), scale, centre
+
+
+def mirror_lips(lips: np.ndarray) -> np.ndarray:
+    """(..., 40, 2) normalised lips -> the same mouth seen in a mirror (x -> -x, left and right
+    points swapped): a plausible other face for augmentation; the motion keeps its timing."""
+    assert lips.shape[-2:] == (N_LIP_POINTS, 2), lips.shape
+    out = lips[..., list(LIP_MIRROR), :].copy()
+    out[..., 0] *= -1
+    return out
 
 
 def lip_height(lips: np.ndarray) -> np.ndarray:
