@@ -24,9 +24,11 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=TrainConfig.steps)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--features", choices=[f.value for f in Features], default=Features.logspec.value)
+    ap.add_argument("--eq-db", type=float, default=TrainConfig.eq_db,
+                    help="random smooth spectral EQ per training crop, peak dB (0: off)")
     args = ap.parse_args()
     record = train_and_save(args.corpus, args.out, args.steps, args.seed, args.features,
-                            log=lambda m: print(m, flush=True))
+                            log=lambda m: print(m, flush=True), eq_db=args.eq_db)
     print(json.dumps(record))
     print(f"wall time {record['wall_time_s']} s (1 thread)")
 

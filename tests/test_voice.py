@@ -134,6 +134,21 @@ def tiny_model():
     return spoof.SpoofNet(spoof.SpoofConfig.tiny()).eval()
 
 
+def test_spectral_eq_is_a_bounded_smooth_curve_over_frequency():
+    from avdetect.training.spoof_data import spectral_eq
+
+    rng = np.random.default_rng(0)
+    mel = torch.randn(8, 50, 128)
+    out = spectral_eq(mel, rng, max_db=6.0)
+    gain = out - mel  # (B, T, F): the same curve at every frame of a row
+    torch.testing.assert_close(gain, gain[:, :1].expand_as(gain))
+    db = gain[:, 0] * 10 / np.log(10)
+    assert db.abs().max() <= 6.0 + 1e-4 and db.abs().amax(1).min() > 0
+    assert db.diff(dim=1).abs().max() < 1.0  # smooth: under 1 dB between neighbouring bands
+    assert not torch.allclose(db[0], db[1])  # a new curve per row
+    assert spectral_eq(mel, rng, max_db=0.0) is mel
+
+
 def test_window_starts_cover_the_clip():
     w, h = 4 * SR, SR
     assert window_starts(3 * SR, w, h) == [0]

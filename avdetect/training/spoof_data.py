@@ -7,6 +7,7 @@ Each item gets the same variant recipe whatever its class (so the channel cannot
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,6 +91,26 @@ def spec_augment(mel: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
         mel[i, :, f0:f0 + fw] = fill
         mel[i, t0:t0 + tw] = fill
     return mel
+
+
+def spectral_eq(mel: torch.Tensor, rng: np.random.Generator, max_db: float, n_basis: int = 4) -> torch.Tensor:
+    """(B, T, F) log power -> the same with a random smooth gain curve over frequency per row.
+
+    A linear filter (microphone, room, codec EQ) adds a smooth curve to log power; drawing one per
+    crop for both classes makes the long-term spectral envelope (a recording's channel) useless as
+    a cue, leaving the fine structure of the signal. The curve is a sum of n_basis cosines over the
+    band axis with random amplitudes, scaled so its peak is at most max_db (power dB)."""
+    b, _, f = mel.shape
+    if max_db <= 0:
+        return mel
+    k = torch.arange(1, n_basis + 1, dtype=torch.float32)[:, None]  # (K, 1)
+    x = torch.linspace(0, math.pi, f)[None]  # (1, F)
+    coef = torch.from_numpy(rng.uniform(-1, 1, (b, n_basis))).float()  # (B, K)
+    curve = coef @ torch.cos(k * x)  # (B, F)
+    peak = curve.abs().amax(1, keepdim=True).clamp_min(1e-6)
+    amp = torch.from_numpy(rng.uniform(0, max_db, (b, 1))).float()
+    gain = curve / peak * amp * (math.log(10) / 10)  # dB -> natural log of power
+    return mel + gain[:, None, :]
 
 
 assert SAMPLE_RATE % MEL_FPS == 0

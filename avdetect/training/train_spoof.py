@@ -16,7 +16,7 @@ from ..constants import MEL_FPS
 from ..models.spoof import SpoofConfig, SpoofNet
 from .spoof_corpus import Corpus, Item, Split, speaker_known
 from .metrics import eer, roc_auc
-from .spoof_data import Variant, build_variants, random_crop, spec_augment
+from .spoof_data import Variant, build_variants, random_crop, spec_augment, spectral_eq
 
 
 VAL_FRACTION = 0.15  # share of training speakers/voices (by hash) held out to calibrate the score
@@ -42,6 +42,7 @@ class TrainConfig:
     weight_decay: float = 1e-3
     seed: int = 0
     threads: int = 1  # under CPU contention one thread is faster than two (measured)
+    eq_db: float = 0.0  # random smooth spectral EQ per crop, peak up to this many dB (0: off)
 
 
 def sample_weights(variants: list[Variant]) -> np.ndarray:
@@ -71,6 +72,7 @@ def train(variants: list[Variant], model_cfg: SpoofConfig, cfg: TrainConfig, log
     for step in range(cfg.steps):
         idx = rng.choice(len(variants), cfg.batch, p=probs)
         x = spec_augment(torch.stack([random_crop(variants[i].mel, rng) for i in idx]), rng)
+        x = spectral_eq(x, rng, cfg.eq_db)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x), labels[idx])
         opt.zero_grad()
         loss.backward()
@@ -163,7 +165,7 @@ def variants_for(corpus: Corpus, split: Split, seed: int, kind: str,
 
 
 def train_and_save(corpus_dir: Path, out_dir: Path, steps: int = TrainConfig.steps, seed: int = 0,
-                   features: str = "logspec", log=print) -> dict:
+                   features: str = "logspec", log=print, eq_db: float = 0.0) -> dict:
     """Train on corpus_dir's train split (unseen generators excluded) -> out_dir/spoof.{safetensors,json}.
 
     The channel variants of the training items are cached in corpus_dir. Returns the training record.
@@ -188,8 +190,8 @@ def train_and_save(corpus_dir: Path, out_dir: Path, steps: int = TrainConfig.ste
     kinds = Counter((v.item.label, v.item.kind) for v in variants)
     log(f"{len(variants)} training variants, {len(val)} held out to calibrate ({time.time() - t0:.0f} s): "
         f"{dict(kinds)}")
-    tcfg = TrainConfig(steps=steps, seed=seed)
-    mcfg.training = {"steps": tcfg.steps, "batch": tcfg.batch, "lr": tcfg.lr, "seed": tcfg.seed,
+    tcfg = TrainConfig(steps=steps, seed=seed, eq_db=eq_db)
+    mcfg.training = {"steps": tcfg.steps, "batch": tcfg.batch, "lr": tcfg.lr, "seed": tcfg.seed, "eq_db": eq_db,
                      "train_kinds": {f"{'fake' if lab else 'real'}/{k}": n for (lab, k), n in kinds.items()},
                      "unseen_generators": sorted(unseen)}
     model = train(variants, mcfg, tcfg, log=log)
