@@ -79,6 +79,26 @@ def test_save_load_round_trip_checks_version_and_sha(tmp_path):
         load_model(tmp_path / "sync")
 
 
+def test_average_weights_is_the_mean_of_the_parameters_and_records_its_sources(tmp_path):
+    from avdetect.training.sync import average_weights
+
+    torch.manual_seed(0)
+    a, b = SyncTransformer(SyncConfig.tiny()), SyncTransformer(SyncConfig.tiny())
+    save_model(a, tmp_path / "a")
+    save_model(b, tmp_path / "b")
+    js = average_weights([str(tmp_path / "a"), str(tmp_path / "b")], str(tmp_path / "soup"), [0.25, 0.75])
+    soup = load_model(tmp_path / "soup")  # sha256 and version checked
+    for k, v in soup.state_dict().items():
+        if v.is_floating_point():
+            torch.testing.assert_close(v, 0.25 * a.state_dict()[k] + 0.75 * b.state_dict()[k])
+    src = json.loads(js.read_text())["training"]["averaged_from"]
+    assert [s["weight"] for s in src] == [0.25, 0.75] and all(len(s["sha256"]) == 64 for s in src)
+    other = SyncTransformer(dataclasses.replace(SyncConfig.tiny(), d_model=SyncConfig.tiny().d_model * 2))
+    save_model(other, tmp_path / "c")
+    with pytest.raises(ValueError, match="config differs"):
+        average_weights([str(tmp_path / "a"), str(tmp_path / "c")], str(tmp_path / "bad"))
+
+
 def test_loss_decreases_on_toy_sync_problem():
     """Audio energy follows mouth opening (sync) or an unrelated signal (not): must learn it."""
     torch.manual_seed(0)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 import random
 import time
@@ -169,3 +170,27 @@ def train(cfg: TrainConfig) -> dict[str, float]:
             break
     log.close()
     return best
+
+
+def average_weights(stems: list[str], out: str, weights: list[float] | None = None) -> Path:
+    """Uniform (or weighted) average of the parameters of models of one config -> out.{safetensors,json}.
+
+    Meant for fine-tunes of one another (stage n and its continuation), which lie in one basin
+    where the average is itself a good model ("model soup"); the result needs its own calibration
+    (scripts/calibrate_sync.py). Buffers that are not floating point are taken from the first model."""
+    assert stems, "nothing to average"
+    weights = weights or [1.0 / len(stems)] * len(stems)
+    assert len(weights) == len(stems) and abs(sum(weights) - 1) < 1e-6, weights
+    models = [load_model(s, "cpu") for s in stems]
+    cfg = models[0].cfg
+    for s, m in zip(stems, models):
+        if m.cfg != cfg:
+            raise ValueError(f"{s}: config differs from {stems[0]}; only models of one config can be averaged")
+    states = [m.state_dict() for m in models]
+    avg = {k: (sum(w * st[k] for w, st in zip(weights, states)) if v.is_floating_point() else v)
+           for k, v in states[0].items()}
+    soup = SyncTransformer(cfg)
+    soup.load_state_dict(avg)
+    extra = {"training": {"averaged_from": [{"stem": str(s), "weight": w, "sha256": json.loads(
+        Path(s).with_suffix(".json").read_text())["sha256"]} for s, w in zip(stems, weights)]}}
+    return save_model(soup, out, extra)
