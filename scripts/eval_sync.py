@@ -19,7 +19,8 @@ import torch
 from avdetect.checks.learned_sync import OffsetMethod, score_learned_sync
 from avdetect.models.sync import load_model
 from avdetect.training.data import Split, load_corpus, load_tts_bank
-from avdetect.training.sync_eval import Scored, build_trials, correlation_scorer, run_trials, table
+from avdetect.training.sync_eval import (Scored, build_trials, correlation_scorer, run_trials, table,
+                                        table_by_group)
 
 
 def learned_scorer(model, device: str, method: OffsetMethod):
@@ -41,6 +42,15 @@ def fmt(name: str, rows: dict) -> str:
     return "\n".join(lines)
 
 
+def fmt_groups(name: str, groups: dict) -> str:
+    conds = ("offset_200", "offset_400", "dubbed", "tts")
+    lines = [f"| {name}: ROC AUC by corpus | n originals | " + " | ".join(conds) + " |",
+             "|---|---|" + "---|" * len(conds)]
+    for g, rows in groups.items():
+        lines.append(f"| {g} | {rows['original']['n']} | " + " | ".join(f"{rows[c]['auc']:.3f}" for c in conds) + " |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="models/sync")
@@ -58,10 +68,13 @@ def main() -> int:
     trials = build_trials(clips, tts, a.seed)
     t0 = time.time()
     model = load_model(a.model, a.device)
-    learned = table(trials, run_trials(trials, learned_scorer(model, a.device, OffsetMethod.head)))
+    head_scores = run_trials(trials, learned_scorer(model, a.device, OffsetMethod.head))
+    learned = table(trials, head_scores)
     scan = table(trials, run_trials(trials, learned_scorer(model, a.device, OffsetMethod.scan)))
     auto = table(trials, run_trials(trials, learned_scorer(model, a.device, OffsetMethod.auto)))
-    baseline = table(trials, run_trials(trials, correlation_scorer))
+    base_scores = run_trials(trials, correlation_scorer)
+    baseline = table(trials, base_scores)
+    groups = {"learned": table_by_group(trials, head_scores), "training_free": table_by_group(trials, base_scores)}
     print(f"{len(clips)} held-out clips ({a.split}), {len(trials)} trials, {time.time() - t0:.0f} s\n")
     print(fmt("learned (1 - p_sync), offset head", learned))
     print()
@@ -70,10 +83,14 @@ def main() -> int:
     print(fmt("learned (1 - p_sync), offset auto (as in scan)", auto))
     print()
     print(fmt("training-free (-corr at lag 0)", baseline))
+    print()
+    print(fmt_groups("learned", groups["learned"]))
+    print()
+    print(fmt_groups("training-free", groups["training_free"]))
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"learned": learned, "learned_scan": scan, "learned_auto": auto, "training_free": baseline,
-                       "split": a.split, "n_clips": len(clips)}, f, indent=2)
+                       "by_group": groups, "split": a.split, "n_clips": len(clips)}, f, indent=2)
     return 0
 
 

@@ -74,3 +74,23 @@ def test_eval_command_on_generated_clips(talking, tmp_path):
     assert (late["n"], late["n_scored"]) == (2, 1) and late["auc"] == 1.0
     assert late["offset_acc"] == 0.5 and rows["real"]["offset_acc"] == 1.0
     assert "1 of 3 files could not be analysed" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_sync_table_by_group_compares_each_corpus_with_its_own_originals():
+    import numpy as np
+
+    from avdetect.training.sync_eval import Condition, Scored, Trial, table_by_group
+
+    def trial(name, cond):
+        return Trial(name, cond, None, np.zeros(1, np.float32), 0 if cond == Condition.original else 5)
+
+    trials, scores = [], []
+    for i, (group, real, fake) in enumerate([("av/multi/a", 0.1, 0.9), ("av/multi/b", 0.2, 0.8),
+                                             ("av/lrc_ar/c", 0.7, 0.3), ("av/lrc_ar/d", 0.6, 0.4)]):
+        for cond in Condition:
+            trials.append(trial(group, cond))
+            scores.append(Scored(real if cond == Condition.original else fake, 5.0))
+    groups = table_by_group(trials, scores)
+    assert set(groups) == {"multi", "lrc"}
+    assert groups["multi"]["dubbed"]["auc"] == 1.0 and groups["lrc"]["dubbed"]["auc"] == 0.0
+    assert groups["multi"]["original"]["n"] == 2 and groups["lrc"]["offset_200"]["n_real"] == 2

@@ -93,6 +93,7 @@ def test_average_weights_is_the_mean_of_the_parameters_and_records_its_sources(t
             torch.testing.assert_close(v, 0.25 * a.state_dict()[k] + 0.75 * b.state_dict()[k])
     src = json.loads(js.read_text())["training"]["averaged_from"]
     assert [s["weight"] for s in src] == [0.25, 0.75] and all(len(s["sha256"]) == 64 for s in src)
+    assert all("training" in s for s in src)  # each source's training record travels with the average
     other = SyncTransformer(dataclasses.replace(SyncConfig.tiny(), d_model=SyncConfig.tiny().d_model * 2))
     save_model(other, tmp_path / "c")
     with pytest.raises(ValueError, match="config differs"):

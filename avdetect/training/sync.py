@@ -191,6 +191,8 @@ def average_weights(stems: list[str], out: str, weights: list[float] | None = No
            for k, v in states[0].items()}
     soup = SyncTransformer(cfg)
     soup.load_state_dict(avg)
-    extra = {"training": {"averaged_from": [{"stem": str(s), "weight": w, "sha256": json.loads(
-        Path(s).with_suffix(".json").read_text())["sha256"]} for s, w in zip(stems, weights)]}}
+    metas = [json.loads(Path(s).with_suffix(".json").read_text()) for s in stems]
+    extra = {"training": {"averaged_from": [{"stem": str(s), "weight": w, "sha256": m["sha256"],
+                                             "training": m.get("training")}
+                                            for s, w, m in zip(stems, weights, metas)]}}
     return save_model(soup, out, extra)

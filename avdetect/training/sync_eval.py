@@ -117,7 +117,21 @@ def _donor(clips: list[CachedClip], i: int, half: int) -> CachedClip:
 
 
 def _group(c: CachedClip) -> str:
-    return "multi" if "multi" in c.name else "lrc" if "lrc" in c.name else "grid"
+    return group_of(c.name)
+
+
+def group_of(name: str) -> str:
+    """Corpus of a clip name: "multi" (av/multi, other people), "lrc" (LRC-AR) or "grid"."""
+    return "multi" if "multi" in name else "lrc" if "lrc" in name else "grid"
+
+
+def table_by_group(trials: list[Trial], scores: list[Scored]) -> dict[str, dict[str, dict[str, float]]]:
+    """table() per corpus (group_of): each group's fakes against that group's originals only."""
+    out = {}
+    for g in sorted({group_of(t.clip) for t in trials}):
+        sel = [(t, s) for t, s in zip(trials, scores) if group_of(t.clip) == g]
+        out[g] = table([t for t, _ in sel], [s for _, s in sel])
+    return out
 
 
 Scorer = Callable[[MouthTrack, np.ndarray, np.ndarray], Scored]
