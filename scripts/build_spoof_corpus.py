@@ -27,11 +27,13 @@ def main() -> None:
                     help="also use the real soundtracks of the LRC-AR and GRID s1 clips")
     ap.add_argument("--twins", action="store_true",
                     help="with --vocoder: vocoded twins of every real corpus, not only LibriSpeech")
+    ap.add_argument("--piper-train", type=int, default=0,
+                    help="also make this many piper fakes from training texts (for training with piper seen)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     t0 = time.time()
     corpus = Corpus(args.out)
-    plan = CorpusPlan(soundtracks=args.soundtracks, vocoder_twins=args.twins)
+    plan = CorpusPlan(soundtracks=args.soundtracks, vocoder_twins=args.twins, piper_train=args.piper_train)
     build(corpus, args.data, plan, vocoder=args.vocoder,
           log=lambda m: print(f"[{time.time() - t0:6.0f} s] {m}", flush=True))
     print(f"{len(corpus.items)} items in {args.out} ({time.time() - t0:.0f} s)")

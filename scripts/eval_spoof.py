@@ -28,7 +28,7 @@ from avdetect.training.train_spoof import evaluate, score_variant, variants_cach
 ROOT = Path(__file__).resolve().parents[1]
 # clip score at which this check alone makes a recording suspicious (40 / 0.6 = 66.7)
 ALARM_SCORE = SUSPICIOUS_THRESHOLD / FUSION_WEIGHTS["synthetic_speech"]
-UNSEEN = {g.value for g in UNSEEN_GENERATORS}
+UNSEEN = {g.value for g in UNSEEN_GENERATORS}  # default; --unseen replaces it
 
 
 def channel_group(ch: str) -> str:
@@ -49,10 +49,17 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=ROOT / "cache" / "spoof")
     ap.add_argument("--model-dir", type=Path, default=ROOT / "models")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--unseen", default=None,
+                    help="generators the model did not train on, comma-separated (default: those its "
+                         "spoof.json records, else piper,vstts)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     t0 = time.time()
     model = load(args.model_dir / "spoof.safetensors", args.model_dir / "spoof.json")
+    unseen = args.unseen.split(",") if args.unseen else model.cfg.training.get("unseen_generators", sorted(UNSEEN))
+    UNSEEN.clear()
+    UNSEEN.update(g for g in unseen if g)
+    print(f"unseen generators: {', '.join(sorted(UNSEEN))}")
     corpus = Corpus(args.corpus)
     cache = variants_cache(corpus, Split.test, model.cfg.features, args.seed)
     if cache.exists():

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from avdetect.models.spoof import Features
+from avdetect.training.spoof_corpus import UNSEEN_GENERATORS
 from avdetect.training.train_spoof import TrainConfig, train_and_save
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,9 +27,13 @@ def main() -> None:
     ap.add_argument("--features", choices=[f.value for f in Features], default=Features.logspec.value)
     ap.add_argument("--eq-db", type=float, default=TrainConfig.eq_db,
                     help="random smooth spectral EQ per training crop, peak dB (0: off)")
+    ap.add_argument("--unseen", default=",".join(g.value for g in UNSEEN_GENERATORS),
+                    help="generators kept out of training, comma-separated (piper is seen only in a corpus "
+                         "built with --piper-train)")
     args = ap.parse_args()
     record = train_and_save(args.corpus, args.out, args.steps, args.seed, args.features,
-                            log=lambda m: print(m, flush=True), eq_db=args.eq_db)
+                            log=lambda m: print(m, flush=True), eq_db=args.eq_db,
+                            unseen=tuple(g for g in args.unseen.split(",") if g))
     print(json.dumps(record))
     print(f"wall time {record['wall_time_s']} s (1 thread)")
 

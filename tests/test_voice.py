@@ -265,3 +265,18 @@ def test_cli_voice_commands_one_line_errors(home):
     assert r.exit_code == 1 and "no such file" in r.output and "Traceback" not in r.output
     r = runner.invoke(app, ["voices", "remove", "dave"])
     assert r.exit_code == 1 and r.output.strip().count("\n") == 0
+
+
+def test_training_items_leave_out_the_unseen_generators_only(tmp_path):
+    from avdetect.training.spoof_corpus import Corpus, Item, Split
+    from avdetect.training.train_spoof import split_items, variants_cache
+
+    corpus = Corpus(tmp_path / "c")
+    tone = np.sin(np.arange(SAMPLE_RATE) * 0.05).astype(np.float32) * 0.3
+    for iid, label, kind in [("r1", 0, "librispeech"), ("f1", 1, "espeak"), ("f2", 1, "piper"), ("r2", 0, "prompt")]:
+        corpus.add(Item(iid, label, kind, "spk", Split.train.value), tone)
+    assert [it.id for it in split_items(corpus, Split.train)] == ["f1", "f2", "r1", "r2"]
+    assert [it.id for it in split_items(corpus, Split.train, frozenset({"piper", "prompt"}))] == ["f1", "r1", "r2"]
+    # the variant cache is keyed by the items used, so a different exclusion never reuses it
+    assert variants_cache(corpus, Split.train, "logspec", 0) != \
+        variants_cache(corpus, Split.train, "logspec", 0, frozenset({"piper"}))

@@ -141,6 +141,7 @@ class CorpusPlan:
     tts_train: int = 120
     tts_test: int = 40
     piper_test: int = 60
+    piper_train: int = 0  # > 0: piper fakes from training texts too (then train with piper seen)
     resynth_train: int = 45
     resynth_test: int = 20
     vocoder_train: int = 184  # every training-split LibriSpeech item (the vocoder learned from them)
@@ -253,6 +254,8 @@ def _build_tts(corpus: Corpus, plan: CorpusPlan, log) -> None:
     for gi, (gen, fn) in enumerate(G.TTS_FUNCS.items()):
         counts = {Split.test: plan.piper_test} if gen in UNSEEN_GENERATORS else \
             {Split.train: plan.tts_train, Split.test: plan.tts_test}
+        if gen == G.Generator.piper and plan.piper_train:
+            counts = {Split.train: plan.piper_train, **counts}
         for split, n in counts.items():
             # train and test use disjoint voice variants and text seeds where the engine has several
             texts = sentences(n, plan.seed + 100 * gi + (split == Split.test))
