@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from avdetect.models.spoof import Features
+from avdetect.models.spoof import Features, Head
 from avdetect.training.spoof_corpus import UNSEEN_GENERATORS
 from avdetect.training.train_spoof import TrainConfig, train_and_save
 
@@ -30,10 +30,12 @@ def main() -> None:
     ap.add_argument("--unseen", default=",".join(g.value for g in UNSEEN_GENERATORS),
                     help="generators kept out of training, comma-separated (piper is seen only in a corpus "
                          "built with --piper-train)")
+    ap.add_argument("--head", choices=[h.value for h in Head], default=Head.linear.value,
+                    help="linear (binary cross-entropy) or ocsoftmax (one-class softmax)")
     args = ap.parse_args()
     record = train_and_save(args.corpus, args.out, args.steps, args.seed, args.features,
                             log=lambda m: print(m, flush=True), eq_db=args.eq_db,
-                            unseen=tuple(g for g in args.unseen.split(",") if g))
+                            unseen=tuple(g for g in args.unseen.split(",") if g), head=args.head)
     print(json.dumps(record))
     print(f"wall time {record['wall_time_s']} s (1 thread)")
 

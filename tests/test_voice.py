@@ -134,6 +134,24 @@ def tiny_model():
     return spoof.SpoofNet(spoof.SpoofConfig.tiny()).eval()
 
 
+def test_one_class_head_scores_cosine_to_the_real_direction_with_margins(tmp_path):
+    cfg = spoof.SpoofConfig(channels=(8, 8), embed_dim=8, head=spoof.Head.ocsoftmax.value)
+    torch.manual_seed(0)
+    net = spoof.SpoofNet(cfg).eval()
+    z = net(torch.randn(3, 200, spoof.LOGSPEC_BINS))
+    assert z.shape == (3,) and bool(((z >= spoof.OC_SCALE * (spoof.OC_MID - 1) - 1e-4)
+                                     & (z <= spoof.OC_SCALE * (spoof.OC_MID + 1) + 1e-4)).all())
+    m = spoof.OC_MARGIN_LOGIT
+    real, fake = torch.tensor([0.0]), torch.tensor([1.0])
+    # a real clip is only cheap once its cosine clears the real margin; a fake once below the fake one
+    assert net.loss(torch.tensor([-m - 5]), real) < 0.01 < net.loss(torch.tensor([-m + 5]), real)
+    assert net.loss(torch.tensor([m + 5]), fake) < 0.01 < net.loss(torch.tensor([m - 5]), fake)
+    spoof.save(net, tmp_path / "s.safetensors", tmp_path / "s.json")
+    again = spoof.load(tmp_path / "s.safetensors", tmp_path / "s.json")
+    x = torch.randn(2, 150, spoof.LOGSPEC_BINS)
+    torch.testing.assert_close(again(x), net(x))
+
+
 def test_spectral_eq_is_a_bounded_smooth_curve_over_frequency():
     from avdetect.training.spoof_data import spectral_eq
 

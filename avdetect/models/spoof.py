@@ -29,6 +29,22 @@ class Features(str, enum.Enum):
     logspec = "logspec"  # 128 linear-frequency bands (vocoder artefacts live in the upper band)
 
 
+class Head(str, enum.Enum):
+    """linear: a logit from the embedding (binary cross-entropy). ocsoftmax: one-class softmax
+    (Zhang et al., 2021): real speech is pulled within a tight cone around a learnt direction
+    (cosine >= OC_MARGIN_REAL), fakes only pushed out of a wide one (cosine <= OC_MARGIN_FAKE),
+    so the model describes real speech rather than the fakes it was shown."""
+
+    linear = "linear"
+    ocsoftmax = "ocsoftmax"
+
+
+OC_SCALE = 20.0  # alpha: cosine -> logit scale
+OC_MARGIN_REAL, OC_MARGIN_FAKE = 0.9, 0.2
+OC_MID = (OC_MARGIN_REAL + OC_MARGIN_FAKE) / 2  # logit 0 here
+OC_MARGIN_LOGIT = OC_SCALE * (OC_MARGIN_REAL - OC_MID)  # 7.0: both margins in logit units
+
+
 def feature_dim(kind: str) -> int:
     return N_MELS if Features(kind) == Features.logmel else LOGSPEC_BINS
 
@@ -65,6 +81,7 @@ class SpoofConfig:
     window_s: float = 4.0  # s: scoring window
     hop_s: float = 1.0  # s: scoring hop
     threshold: float = 50.0  # score (0-100) above which a window is reported as synthetic
+    head: str = Head.linear.value
     # Platt scaling, window score = 100 * sigmoid(scale * logit + bias), fitted on held-out
     # training speakers (training/train_spoof.calibrate); identity for older weights
     calibration_scale: float = 1.0
@@ -116,13 +133,26 @@ class SpoofNet(nn.Module):
             _Block(a, b, k, d, 2 if i == 0 else 1)
             for i, (a, b, k, d) in enumerate(zip(chans[:-1], chans[1:], self.KERNELS, self.DILATIONS))])
         self.proj = nn.Linear(2 * cfg.channels[-1], cfg.embed_dim)
-        self.head = nn.Sequential(nn.ReLU(), nn.Dropout(cfg.dropout), nn.Linear(cfg.embed_dim, 1))
+        if Head(cfg.head) == Head.linear:
+            self.head = nn.Sequential(nn.ReLU(), nn.Dropout(cfg.dropout), nn.Linear(cfg.embed_dim, 1))
+        else:
+            self.center = nn.Parameter(torch.randn(cfg.embed_dim))  # the direction of real speech
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         assert mel.ndim == 3 and mel.shape[2] == self.cfg.n_mels, mel.shape
         h = self.blocks(normalize_window(mel).transpose(1, 2))  # (B, C, T')
         stats = torch.cat([h.mean(2), h.std(2, unbiased=False)], 1)  # (B, 2C)
-        return self.head(self.proj(stats))[:, 0]
+        if Head(self.cfg.head) == Head.linear:
+            return self.head(self.proj(stats))[:, 0]
+        cos = nn.functional.cosine_similarity(self.proj(stats), self.center[None], dim=1)  # (B,)
+        return OC_SCALE * (OC_MID - cos)  # positive = synthetic, as for the linear head
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """(B,) logits, (B,) float labels (1 = synthetic) -> mean training loss for this head."""
+        if Head(self.cfg.head) == Head.linear:
+            return nn.functional.binary_cross_entropy_with_logits(logits, labels)
+        sign = 1 - 2 * labels  # real: +1 (wants logit <= -margin), fake: -1 (wants logit >= margin)
+        return nn.functional.softplus(OC_MARGIN_LOGIT + sign * logits).mean()
 
     def probability(self, logits: torch.Tensor) -> torch.Tensor:
         """(B,) logits -> (B,) calibrated probabilities of "synthetic"."""

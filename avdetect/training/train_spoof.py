@@ -73,7 +73,7 @@ def train(variants: list[Variant], model_cfg: SpoofConfig, cfg: TrainConfig, log
         idx = rng.choice(len(variants), cfg.batch, p=probs)
         x = spec_augment(torch.stack([random_crop(variants[i].mel, rng) for i in idx]), rng)
         x = spectral_eq(x, rng, cfg.eq_db)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x), labels[idx])
+        loss = model.loss(model(x), labels[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -169,7 +169,7 @@ def variants_for(corpus: Corpus, split: Split, seed: int, kind: str,
 
 def train_and_save(corpus_dir: Path, out_dir: Path, steps: int = TrainConfig.steps, seed: int = 0,
                    features: str = "logspec", log=print, eq_db: float = 0.0,
-                   unseen: tuple[str, ...] | None = None) -> dict:
+                   unseen: tuple[str, ...] | None = None, head: str = "linear") -> dict:
     """Train on corpus_dir's train split (unseen generators excluded) -> out_dir/spoof.{safetensors,json}.
 
     unseen: generators kept out of training (default spoof_corpus.UNSEEN_GENERATORS); a corpus
@@ -183,7 +183,7 @@ def train_and_save(corpus_dir: Path, out_dir: Path, steps: int = TrainConfig.ste
     t0 = time.time()
     torch.set_num_threads(1)
     corpus = Corpus(corpus_dir)
-    mcfg = SpoofConfig(features=Features(features).value, n_mels=feature_dim(features))
+    mcfg = SpoofConfig(features=Features(features).value, n_mels=feature_dim(features), head=head)
     unseen = frozenset(unseen if unseen is not None else (g.value for g in UNSEEN_GENERATORS))
     cache = variants_cache(corpus, Split.train, mcfg.features, seed, unseen)
     variants = _load_variants(cache)
