@@ -42,6 +42,7 @@ def train_sync_cmd(
     init_from: Optional[str] = typer.Option(None, help="Continue from these weights (path stem)."),
     mirror_p: float = typer.Option(0.0, help="Share of training windows with mirrored lips."),
     kind_probs: Optional[str] = typer.Option(None, help="positive,offset,dub_same,dub_other,tts shares."),
+    hard_dub_k: int = typer.Option(1, help="Dubbed negatives: best lips/loudness match of this many donors."),
 ) -> None:
     """Train the cross-modal lip-sync transformer (fixed seeds; logged curves; best checkpoint)."""
     from .training.sync import TrainConfig, train
@@ -50,7 +51,8 @@ def train_sync_cmd(
     _missing(tts_bank, "python scripts/build_tts_bank.py")
     best = train(TrainConfig(cache_dir=str(cache), tts_bank=str(tts_bank), out=str(out), log_dir=str(log_dir),
                              steps=steps, max_minutes=max_minutes, lr=lr, seed=seed, device=device,
-                             init_from=init_from, mirror_p=mirror_p, kind_probs=kind_probs))
+                             init_from=init_from, mirror_p=mirror_p, kind_probs=kind_probs,
+                             hard_dub_k=hard_dub_k))
     typer.echo(json.dumps(best, indent=2))
 
 

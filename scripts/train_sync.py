@@ -32,12 +32,14 @@ def main() -> int:
     ap.add_argument("--mirror-p", type=float, default=d.mirror_p, help="share of windows with mirrored lips")
     ap.add_argument("--kind-probs", default=d.kind_probs,
                     help="positive,offset,dub_same,dub_other,tts shares (default avdetect.training.data.KIND_PROBS)")
+    ap.add_argument("--hard-dub-k", type=int, default=d.hard_dub_k,
+                    help="dubbed negatives: keep the best lips/loudness match of this many donors (1 = random)")
     a = ap.parse_args()
     best = train(TrainConfig(cache_dir=a.cache, tts_bank=a.tts_bank, out=a.out, log_dir=a.log_dir,
                              steps=a.steps, max_minutes=a.max_minutes, batch_size=a.batch_size,
                              lr=a.lr, eval_every=a.eval_every, seed=a.seed, device=a.device,
                              threads=a.threads, init_from=a.init_from, mirror_p=a.mirror_p,
-                             kind_probs=a.kind_probs))
+                             kind_probs=a.kind_probs, hard_dub_k=a.hard_dub_k))
     print(json.dumps(best, indent=2))
     return 0
 

@@ -263,3 +263,29 @@ def test_learned_sync_uses_only_frames_fully_covered_by_audio():
     samples = np.random.default_rng(1).standard_normal(int(38.5 * AUDIO_SAMPLES_PER_FRAME)).astype(np.float32) * 0.1
     r = score_learned_sync(mouth, samples, np.ones(n, bool), model=model)
     assert r.windows and max(w.end_s for w in r.windows) == pytest.approx(38 / 25)
+
+
+def test_hard_dub_negatives_pick_the_donor_whose_loudness_follows_the_lips():
+    from avdetect.training.data import _donor_audio, envelope_match
+    from avdetect.training.sync_corpus import CachedClip
+    from avdetect.visual.landmarks import INNER_GAP_PAIRS, LIP_POINTS
+
+    t = 40
+    wave = 0.5 + 0.5 * np.sin(np.arange(t) * 0.6)  # (T,) mouth opening, 0..1
+    lips = np.zeros((t, 40, 2), np.float32)
+    for _, lo in INNER_GAP_PAIRS:
+        lips[:, LIP_POINTS.index(lo), 1] = wave
+    rng = np.random.default_rng(0)
+
+    def clip(name, env):
+        audio = (rng.standard_normal(t * AUDIO_SAMPLES_PER_FRAME) * np.repeat(0.01 + env, AUDIO_SAMPLES_PER_FRAME)).astype(np.float32)
+        return CachedClip(name, lips, np.ones(t, bool), audio, np.ones(t * 4, bool))
+
+    face = clip("face", wave)
+    matched, anti = clip("matched", wave), clip("anti", 1 - wave)
+    assert envelope_match(lips, matched.audio) > 0.8 and envelope_match(lips, anti.audio) < -0.8
+    donors = [anti] * 9 + [matched]
+    picks = [_donor_audio(np.random.default_rng(s), donors, face, 30, 20, lips[:30]) for s in range(10)]
+    assert all(envelope_match(lips[:30], a) > 0.5 for a in picks)
+    randoms = [_donor_audio(np.random.default_rng(s), donors, face, 30) for s in range(10)]
+    assert sum(envelope_match(lips[:30], a) > 0.5 for a in randoms) < 5  # random donors: mostly anti

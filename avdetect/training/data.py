@@ -24,7 +24,7 @@ import torchaudio
 from ..audio.features import LOG_FLOOR, _mel_transform
 from ..constants import (AUDIO_SAMPLES_PER_FRAME, MEL_FRAMES_PER_VIDEO_FRAME, N_FFT, N_MELS, SAMPLE_RATE,
                          SYNC_WINDOW_FRAMES)
-from ..visual.landmarks import LIP_MIRROR, N_LIP_POINTS
+from ..visual.landmarks import LIP_MIRROR, N_LIP_POINTS, mouth_opening
 from .sync_corpus import CachedClip, cache_path, load_cached
 
 MIN_WINDOW_FRAMES = 20  # 0.8 s: shortest window trained on / judged
@@ -135,14 +135,35 @@ def _window_len(rng: np.random.Generator, n: int) -> int:
     return int(rng.integers(MIN_WINDOW_FRAMES, min(SYNC_WINDOW_FRAMES, n) + 1))
 
 
-def _donor_audio(rng, donors: list[CachedClip], exclude: CachedClip, length: int) -> np.ndarray | None:
-    for _ in range(10):
+def _donor_audio(rng, donors: list[CachedClip], exclude: CachedClip, length: int, hard_k: int = 1,
+                 lips: np.ndarray | None = None) -> np.ndarray | None:
+    """Another clip's audio for a dubbed negative. hard_k > 1: draw that many candidates and keep
+    the one whose loudness follows the lips (window `lips`, (length, 40, 2)) best, a hard negative
+    that the mouth-opening-vs-energy cue alone cannot reject."""
+    found = []
+    for _ in range(10 * hard_k):
         d = donors[int(rng.integers(len(donors)))]
         if d is exclude or d.n_frames < length:
             continue
         s = _speechy_start(rng, d, 0, d.n_frames - length, length)
-        return _frames(d.audio, s, length)
-    return None
+        found.append(_frames(d.audio, s, length))
+        if len(found) == hard_k:
+            break
+    if len(found) <= 1 or lips is None:
+        return found[0] if found else None
+    return found[int(np.argmax([envelope_match(lips, a) for a in found]))]
+
+
+def envelope_match(lips: np.ndarray, audio: np.ndarray) -> float:
+    """Correlation of mouth opening (lips (T, 40, 2), NaN frames ignored) with per-frame log RMS of
+    audio (T * 640,); 0 when either is flat."""
+    t = len(lips)
+    opening = mouth_opening(lips)  # (T,), NaN where the face was missing
+    rms = np.log(np.sqrt((audio[: t * AUDIO_SAMPLES_PER_FRAME].reshape(t, -1) ** 2).mean(1)) + 1e-5)
+    ok = np.isfinite(opening)
+    if ok.sum() < 3 or opening[ok].std() == 0 or rms[ok].std() == 0:
+        return 0.0
+    return float(np.corrcoef(opening[ok], rms[ok])[0, 1])
 
 
 def _tts_audio(rng, bank: list[np.ndarray], length: int) -> np.ndarray:
@@ -163,14 +184,14 @@ DIGITAL_SILENCE_P = 0.25  # share of windows (every kind) whose audio starts or 
 
 def sample_example(rng: np.random.Generator, clips: list[CachedClip], same: dict[str, list[CachedClip]],
                    other: dict[str, list[CachedClip]], tts: list[np.ndarray],
-                   kind_probs: dict[Kind, float] | None = None) -> Example:
+                   kind_probs: dict[Kind, float] | None = None, hard_dub_k: int = 1) -> Example:
     """Draw one window. same/other: donor clips by corpus ("grid"/"lrc") for dubbing;
     kind_probs: how often each kind of window is drawn (default KIND_PROBS).
 
     Padded TTS and offset windows reaching past the clip carry exact zeros; so that zeros are
     no cue, any window (positives too) may get a run of digital silence at one end.
     """
-    ex = _sample_example(rng, clips, same, other, tts, kind_probs or KIND_PROBS)
+    ex = _sample_example(rng, clips, same, other, tts, kind_probs or KIND_PROBS, hard_dub_k)
     if rng.random() < DIGITAL_SILENCE_P:
         k = int(rng.integers(1, max(2, len(ex.lip_valid) // 3 + 1))) * AUDIO_SAMPLES_PER_FRAME
         audio = ex.audio.copy()
@@ -184,7 +205,7 @@ def sample_example(rng: np.random.Generator, clips: list[CachedClip], same: dict
 
 def _sample_example(rng: np.random.Generator, clips: list[CachedClip], same: dict[str, list[CachedClip]],
                     other: dict[str, list[CachedClip]], tts: list[np.ndarray],
-                    kind_probs: dict[Kind, float]) -> Example:
+                    kind_probs: dict[Kind, float], hard_dub_k: int = 1) -> Example:
     clip = clips[int(rng.integers(len(clips)))]
     n = clip.n_frames
     kind = Kind(rng.choice([k.value for k in kind_probs], p=list(kind_probs.values())))
@@ -199,10 +220,11 @@ def _sample_example(rng: np.random.Generator, clips: list[CachedClip], same: dic
     s = _speechy_start(rng, clip, 0, n - length, length)
     corpus = "grid" if "grid" in clip.name else "lrc"
     audio = None
+    lips = clip.landmarks[s:s + length]
     if kind == Kind.dub_same:
-        audio = _donor_audio(rng, same[corpus], clip, length)
+        audio = _donor_audio(rng, same[corpus], clip, length, hard_dub_k, lips)
     elif kind == Kind.dub_other:
-        audio = _donor_audio(rng, other[corpus], clip, length)
+        audio = _donor_audio(rng, other[corpus], clip, length, hard_dub_k, lips)
     elif kind == Kind.tts and tts:
         audio = _tts_audio(rng, tts, length)
     if audio is None:  # positive (or a negative that found no donor)

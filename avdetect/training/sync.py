@@ -46,6 +46,7 @@ class TrainConfig:
     threads: int = 1  # more threads on a shared, busy CPU slowed steps ~10x (spin waits)
     mirror_p: float = 0.0  # share of training windows whose lips are mirrored (stage 7: 0.5)
     kind_probs: str | None = None  # "p_pos,p_offset,p_dub_same,p_dub_other,p_tts"; None: data.KIND_PROBS
+    hard_dub_k: int = 1  # > 1: each dubbed negative is the best envelope match of this many donors
     model: SyncConfig = SyncConfig()
 
 
@@ -147,7 +148,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     for step in range(cfg.steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
-        batch = collate([sample_example(rng, tr, *pools, tts_tr, probs) for _ in range(cfg.batch_size)])
+        batch = collate([sample_example(rng, tr, *pools, tts_tr, probs, cfg.hard_dub_k)
+                         for _ in range(cfg.batch_size)])
         run.append(train_step(model, opt, batch, gen, cfg.device, cfg.mirror_p))
         minutes = (time.time() - t0) / 60
         last = step == cfg.steps - 1 or minutes >= cfg.max_minutes
