@@ -120,3 +120,6 @@ def test_scanned_offset_is_reported_with_its_reason():
     assert out.reasons and out.reasons[0].startswith("The audio lags the lips by 400 ms from 00:00 to 00:03")
     res.offset_ms = 40.0  # within natural asynchrony: not an offset, the speech does not match
     assert "do not match the speech" in _combine(res, corr).reasons[0]
+    res.offset_ms, res.offset_confidence = 400.0, 0.2  # no shift makes it plausible: other speech
+    reason = _combine(res, corr).reasons[0]
+    assert "no time shift aligns them" in reason and "dubbed or replaced" in reason and "lags" not in reason

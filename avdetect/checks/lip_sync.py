@@ -24,6 +24,9 @@ from . import sync_correlation as sc
 from .base import CheckResult, Segment, Status, fmt_time
 
 OFFSET_TOLERANCE_MS = 100.0  # natural lip-audio asynchrony people do not notice
+# a scanned offset explains a doubted clip only if the realigned pair is then more likely in sync
+# than not (calibrated p_sync); below this the audio is other speech, not late speech
+REALIGNED_MIN_P_SYNC = 0.5
 OFFSET_FULL_MS = 250.0  # offsets this large score fully
 CONFIDENCE_FULL = 0.35  # peak-minus-median correlation of a clear peak (GRID median: 0.49)
 NEAR_ZERO_LAGS = 2  # frames: +-80 ms counts as "in sync"
@@ -143,9 +146,15 @@ def _learned_reasons(score: float, res: "learned_sync.LearnedSync", offset_ms: f
         return corr.reasons
     bad = [s for s in segments if s.score >= 50] or segments
     span = f" from {fmt_time(bad[0].start_s)} to {fmt_time(bad[-1].end_s)}" if len(segments) > 1 else ""
-    if res.offset_method == learned_sync.OffsetMethod.scan and abs(offset_ms) > OFFSET_TOLERANCE_MS:
+    scanned = res.offset_method == learned_sync.OffsetMethod.scan
+    if scanned and abs(offset_ms) > OFFSET_TOLERANCE_MS and res.offset_confidence >= REALIGNED_MIN_P_SYNC:
         return [f"{describe_offset(offset_ms)}{span} (in-sync probability {res.offset_confidence:.2f} "
                 f"once realigned, {res.p_sync:.2f} as recorded)".capitalize()]
+    if scanned and res.offset_confidence < REALIGNED_MIN_P_SYNC:
+        # no shift makes the pair plausible: not a delay, other speech (dubbed or replaced audio)
+        return [f"The lip movements do not match the speech{span}, and no time shift aligns them "
+                f"(in-sync probability {res.p_sync:.2f}, at most {res.offset_confidence:.2f} when shifted): "
+                f"the audio may be dubbed or replaced"]
     return [f"The lip movements do not match the speech{span} (in-sync probability {res.p_sync:.2f})"]
 
 
