@@ -1,7 +1,8 @@
 """EER / AUC of the spoof model per generator and per channel on the held-out test split.
 
-Every test item (speaker-disjoint reals; fakes of seen generators from unseen voices/speakers
-and texts; all fakes of unseen generators) is scored in three channel conditions:
+Every test item (speaker-disjoint reals; new renderings of the seen generators, whose voices
+and texts may overlap training's, see the model card; all fakes of unseen generators) is scored
+in three channel conditions:
   clean      16 kHz, faint noise floor
   tel8k      one of G.711 mu-law / A-law, AMR-NB 12.2k, Opus 12k at 8 kHz (rotating per item)
   other      mp3 32k, aac 32k or additive noise (5-25 dB SNR)
@@ -28,17 +29,17 @@ from avdetect.training.train_spoof import evaluate, score_variant, variants_cach
 ROOT = Path(__file__).resolve().parents[1]
 # clip score at which this check alone makes a recording suspicious (40 / 0.6 = 66.7)
 ALARM_SCORE = SUSPICIOUS_THRESHOLD / FUSION_WEIGHTS["synthetic_speech"]
-UNSEEN = {g.value for g in UNSEEN_GENERATORS}  # default; --unseen replaces it
+UNSEEN = frozenset(g.value for g in UNSEEN_GENERATORS)  # default when a model does not record its own
 
 
 def channel_group(ch: str) -> str:
     return "tel8k" if ch.startswith("tel_") else ("clean" if ch == "clean" else "other")
 
 
-def pooled(model, variants, group: str, unseen: bool) -> dict:
+def pooled(model, variants, group: str, unseen: bool, unseen_kinds: frozenset[str]) -> dict:
     real = [score_variant(model, v.mel) for v in variants if channel_group(v.channel) == group and v.item.label == 0]
     fake = [score_variant(model, v.mel) for v in variants if channel_group(v.channel) == group
-            and v.item.label == 1 and (v.item.kind in UNSEEN) == unseen]
+            and v.item.label == 1 and (v.item.kind in unseen_kinds) == unseen]
     e, thr = eer(np.array(real), np.array(fake))
     return dict(channel=group, generator="ALL UNSEEN" if unseen else "ALL SEEN", n_real=len(real),
                 n_fake=len(fake), eer=e, auc=roc_auc(np.array(real), np.array(fake)), eer_threshold=thr)
@@ -56,10 +57,9 @@ def main() -> None:
     torch.set_num_threads(1)
     t0 = time.time()
     model = load(args.model_dir / "spoof.safetensors", args.model_dir / "spoof.json")
-    unseen = args.unseen.split(",") if args.unseen else model.cfg.training.get("unseen_generators", sorted(UNSEEN))
-    UNSEEN.clear()
-    UNSEEN.update(g for g in unseen if g)
-    print(f"unseen generators: {', '.join(sorted(UNSEEN))}")
+    unseen = frozenset(g for g in (args.unseen.split(",") if args.unseen else
+                                   model.cfg.training.get("unseen_generators", UNSEEN)) if g)
+    print(f"unseen generators: {', '.join(sorted(unseen))}")
     corpus = Corpus(args.corpus)
     cache = variants_cache(corpus, Split.test, model.cfg.features, args.seed)
     if cache.exists():
@@ -68,11 +68,11 @@ def main() -> None:
         variants = variants_for(corpus, Split.test, seed=10_000 + args.seed, kind=model.cfg.features)
         torch.save(variants, cache)
     rows = evaluate(model, variants, channel_group)
-    rows += [pooled(model, variants, g, u) for g in ("clean", "tel8k", "other") for u in (False, True)]
+    rows += [pooled(model, variants, g, u, unseen) for g in ("clean", "tel8k", "other") for u in (False, True)]
     print("| channel | generator | seen in training | n real | n fake | EER % | AUC | EER threshold |")
     print("|---|---|---|---|---|---|---|---|")
     for r in sorted(rows, key=lambda r: (r["channel"], r["generator"])):
-        seen = "no" if r["generator"] in UNSEEN or r["generator"] == "ALL UNSEEN" else "yes"
+        seen = "no" if r["generator"] in unseen or r["generator"] == "ALL UNSEEN" else "yes"
         print(f"| {r['channel']} | {r['generator']} | {seen} | {r['n_real']} | {r['n_fake']} | "
               f"{100 * r['eer']:.1f} | {r['auc']:.3f} | {r['eer_threshold']:.0f} |")
     print_real_alarms(model, variants)

@@ -80,3 +80,13 @@ def test_speaking_face_is_chosen_among_two():
     m = extract_mouth(pair, len(frames))
     assert m is not None and m.n_tracks == 2
     assert m.opening[m.mask].std() > 0.02  # the animated (right-hand) face, not the still one
+
+
+def test_mirror_lips_is_the_same_on_torch_tensors_and_leaves_its_input_alone():
+    import torch
+
+    lips = np.random.default_rng(0).standard_normal((3, 40, 2)).astype(np.float32)
+    t = torch.from_numpy(lips.copy())
+    np.testing.assert_array_equal(mirror_lips(t).numpy(), mirror_lips(lips))
+    np.testing.assert_array_equal(t.numpy(), lips)  # the input is not modified
+    assert mirror_lips(lips)[0, 0, 0] == -lips[0, 10, 0]  # right corner <- left corner, x negated

@@ -24,7 +24,7 @@ import torchaudio
 from ..audio.features import LOG_FLOOR, _mel_transform
 from ..constants import (AUDIO_SAMPLES_PER_FRAME, MEL_FRAMES_PER_VIDEO_FRAME, N_FFT, N_MELS, SAMPLE_RATE,
                          SYNC_WINDOW_FRAMES)
-from ..visual.landmarks import LIP_MIRROR, N_LIP_POINTS, mouth_opening
+from ..visual.landmarks import N_LIP_POINTS, mirror_lips, mouth_opening
 from .sync_corpus import CachedClip, cache_path, load_cached
 
 MIN_WINDOW_FRAMES = 20  # 0.8 s: shortest window trained on / judged
@@ -317,8 +317,7 @@ def augment_lips(lips: torch.Tensor, valid: torch.Tensor, gen: torch.Generator,
     b, t = valid.shape
     flip = torch.rand(b, generator=gen) < mirror_p
     if mirror_p > 0 and flip.any():
-        mirrored = lips[:, :, list(LIP_MIRROR)] * torch.tensor([-1.0, 1.0])
-        lips = torch.where(flip[:, None, None, None], mirrored, lips)
+        lips = torch.where(flip[:, None, None, None], mirror_lips(lips), lips)
     scale = 1 + 0.15 * (2 * torch.rand(b, 1, 1, 2, generator=gen) - 1)
     ang = 0.09 * (2 * torch.rand(b, generator=gen) - 1)  # +-5 degrees
     c, s = torch.cos(ang), torch.sin(ang)

@@ -73,12 +73,13 @@ def normalise_face(points: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     return lips.astype(np.float32), scale, centre
 
 
-def mirror_lips(lips: np.ndarray) -> np.ndarray:
-    """(..., 40, 2) normalised lips -> the same mouth seen in a mirror (x -> -x, left and right
-    points swapped): a plausible other face for augmentation; the motion keeps its timing."""
-    assert lips.shape[-2:] == (N_LIP_POINTS, 2), lips.shape
-    out = lips[..., list(LIP_MIRROR), :].copy()
-    out[..., 0] *= -1
+def mirror_lips(lips):
+    """(..., 40, 2) normalised lips (numpy array or torch tensor) -> the same mouth seen in a
+    mirror (x -> -x, left and right points swapped), a new array: a plausible other face for
+    augmentation; the motion keeps its timing."""
+    assert tuple(lips.shape[-2:]) == (N_LIP_POINTS, 2), lips.shape
+    out = lips[..., list(LIP_MIRROR), :]  # advanced indexing copies, in numpy and torch alike
+    out[..., 0] = -out[..., 0]
     return out
 
 
