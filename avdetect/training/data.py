@@ -156,7 +156,9 @@ def _donor_audio(rng, donors: list[CachedClip], exclude: CachedClip, length: int
 
 def envelope_match(lips: np.ndarray, audio: np.ndarray) -> float:
     """Correlation of mouth opening (lips (T, 40, 2), NaN frames ignored) with per-frame log RMS of
-    audio (T * 640,); 0 when either is flat."""
+    audio (T * 640,); 0 when either is flat. Plain RMS rather than audio.features.speech_envelope
+    (band-limited, an STFT per call): this runs for every candidate donor in the sampling loop,
+    and the stage-8b numbers in the model card were measured with it."""
     t = len(lips)
     opening = mouth_opening(lips)  # (T,), NaN where the face was missing
     rms = np.log(np.sqrt((audio[: t * AUDIO_SAMPLES_PER_FRAME].reshape(t, -1) ** 2).mean(1)) + 1e-5)
