@@ -289,3 +289,25 @@ def test_hard_dub_negatives_pick_the_donor_whose_loudness_follows_the_lips():
     assert all(envelope_match(lips[:30], a) > 0.5 for a in picks)
     randoms = [_donor_audio(np.random.default_rng(s), donors, face, 30) for s in range(10)]
     assert sum(envelope_match(lips[:30], a) > 0.5 for a in randoms) < 5  # random donors: mostly anti
+
+
+def test_grow_layer_adds_an_identity_layer_that_training_can_use():
+    from avdetect.training.sync import grow_layer
+
+    torch.manual_seed(0)
+    cfg = SyncConfig.tiny()
+    m = SyncTransformer(cfg).eval()
+    grown = grow_layer(m)
+    assert grown.cfg.n_layers == cfg.n_layers + 1
+    t = 24
+    lips, valid = torch.randn(3, t, cfg.n_points, 2) * 0.1, torch.ones(3, t, dtype=torch.bool)
+    mel = torch.randn(3, cfg.mel_per_frame * t, cfg.n_mels)
+    with torch.no_grad():
+        (s0, o0), (s1, o1) = m(lips, valid, mel, valid), grown(lips, valid, mel, valid)
+    torch.testing.assert_close(s0, s1)
+    torch.testing.assert_close(o0, o1)
+    # the zeroed weights still get gradients, so the new layer can learn
+    grown.train()
+    s, _ = grown(lips, valid, mel, valid)
+    s.sum().backward()
+    assert grown.encoder.layers[-1].linear2.weight.grad.abs().sum() > 0

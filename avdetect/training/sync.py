@@ -198,3 +198,28 @@ def average_weights(stems: list[str], out: str, weights: list[float] | None = No
                                              "training": m.get("training")}
                                             for s, w, m in zip(stems, weights, metas)]}}
     return save_model(soup, out, extra)
+
+
+def grow_layer(model: SyncTransformer, seed: int = 0) -> SyncTransformer:
+    """A copy of `model` with one more transformer layer (the last) that starts as the identity.
+
+    With pre-norm residual blocks, zeroing the new layer's attention output projection and its
+    feed-forward output makes it add nothing, so the grown model computes exactly what `model`
+    did; training then uses the extra depth. The calibration is carried over. The new layer's
+    other weights are drawn with `seed` (the global RNG is left as it was)."""
+    import dataclasses
+
+    cfg = dataclasses.replace(model.cfg, n_layers=model.cfg.n_layers + 1)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        grown = SyncTransformer(cfg)
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    new = f"encoder.layers.{cfg.n_layers - 1}."
+    assert not unexpected and missing and all(k.startswith(new) for k in missing), (missing, unexpected)
+    layer = grown.encoder.layers[cfg.n_layers - 1]
+    with torch.no_grad():
+        for p in (layer.self_attn.out_proj.weight, layer.self_attn.out_proj.bias, layer.linear2.weight,
+                  layer.linear2.bias):
+            p.zero_()
+    grown.calibration = model.calibration
+    return grown.eval()
