@@ -311,3 +311,29 @@ def test_grow_layer_adds_an_identity_layer_that_training_can_use():
     s, _ = grown(lips, valid, mel, valid)
     s.sum().backward()
     assert grown.encoder.layers[-1].linear2.weight.grad.abs().sum() > 0
+
+
+def test_speed_perturbed_copy_keeps_lips_and_audio_in_step_and_is_never_a_donor_for_its_source():
+    from avdetect.training.data import _donor_audio, base_name, envelope_match, speed_perturbed
+    from avdetect.training.sync_corpus import CachedClip
+    from avdetect.visual.landmarks import INNER_GAP_PAIRS, LIP_POINTS
+
+    t = 50
+    wave = 0.5 + 0.5 * np.sin(np.arange(t) * 0.5)  # mouth opening, and the loudness that follows it
+    lips = np.zeros((t, 40, 2), np.float32)
+    for _, lo in INNER_GAP_PAIRS:
+        lips[:, LIP_POINTS.index(lo), 1] = wave
+    rng = np.random.default_rng(0)
+    audio = (rng.standard_normal(t * AUDIO_SAMPLES_PER_FRAME) * np.repeat(0.01 + wave, AUDIO_SAMPLES_PER_FRAME))
+    mask = np.ones(t, bool)
+    mask[10] = False
+    clip = CachedClip("av/grid_s1/video/x.mp4", lips, mask, audio.astype(np.float32), np.ones(t, bool))
+    for rate in (0.9, 1.1):
+        fast = speed_perturbed(clip, rate)
+        assert abs(fast.n_frames - t / rate) <= 1 and base_name(fast.name) == clip.name
+        assert not fast.mask.all()  # a frame without a face stays without one
+        n = fast.n_frames
+        assert envelope_match(fast.landmarks[:n], fast.audio[:n * AUDIO_SAMPLES_PER_FRAME]) > 0.8
+    # a re-timed copy of the clip itself would be a near-positive: never drawn as its dub donor
+    picks = [_donor_audio(np.random.default_rng(s), [speed_perturbed(clip, 0.9)], clip, 30) for s in range(5)]
+    assert all(p is None for p in picks)

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models.sync import SyncConfig, SyncTransformer, load_model, offset_to_class, save_model
-from .data import (IGNORE, Batch, Split, augment_audio, augment_lips, augment_mel, collate, donor_pools,
+from .data import (IGNORE, Batch, Split, speed_perturbed, augment_audio, augment_lips, augment_mel, collate, donor_pools,
                    load_corpus, load_tts_bank, parse_kind_probs, sample_example, window_mel)
 from .metrics import eer_labels, roc_auc_labels
 
@@ -47,6 +47,7 @@ class TrainConfig:
     mirror_p: float = 0.0  # share of training windows whose lips are mirrored (stage 7: 0.5)
     kind_probs: str | None = None  # "p_pos,p_offset,p_dub_same,p_dub_other,p_tts"; None: data.KIND_PROBS
     hard_dub_k: int = 1  # > 1: each dubbed negative is the best envelope match of this many donors
+    speed_rates: tuple[float, ...] = ()  # e.g. (0.9, 1.1): re-timed copies of every training clip join it
     model: SyncConfig = SyncConfig()
 
 
@@ -128,6 +129,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     torch.set_num_threads(cfg.threads)
     corpus = load_corpus(cfg.cache_dir)
     tr, va = corpus[Split.train], corpus[Split.val]
+    tr = tr + [speed_perturbed(c, r) for r in cfg.speed_rates for c in tr]
     tts_tr = load_tts_bank(cfg.tts_bank, Split.train)
     print(f"train clips {len(tr)}, val clips {len(va)}, test clips {len(corpus[Split.test])}, "
           f"tts utterances {len(tts_tr)}", flush=True)
