@@ -211,27 +211,44 @@ def _build_pretrained_neural(corpus: Corpus, reals, plan: CorpusPlan, log) -> No
     PRETRAINED_NEURAL): Kokoro TTS of the text pool, and HiFi-GAN resynthesis of LibriSpeech items
     of the same split as their speaker (up to MAX_ITEM_S)."""
     for gi, (gen, fn) in enumerate(G.PRETRAINED_TTS_FUNCS.items(), start=len(G.TTS_FUNCS)):
-        for split, n in ((Split.train, plan.neural_tts_train), (Split.test, plan.neural_tts_test)):
-            texts = sentences(n, plan.seed + 100 * gi + (split == Split.test))
-            for i, text in enumerate(texts):
-                variant = 2 * i + (split == Split.test)
-                iid = f"fake__{gen.value}__{split.value}__{i:04d}"
-                if not corpus.has(iid):
-                    corpus.add(Item(iid, 1, gen.value, f"{gen.value}-{variant % 10}", split.value),
-                               fn(text, variant, plan.seed + i))
+        counts = {Split.train: plan.neural_tts_train, Split.test: plan.neural_tts_test}
+        _make_tts_fakes(corpus, gen, fn, counts, plan.seed + 100 * gi, plan.seed, n_voices=10)
         log(f"{gen.value}: done")
     libri = [(it, p) for it, p in reals if it.kind == "librispeech"]
     rng = np.random.default_rng(plan.seed + 9)
     for gen, fn in G.PRETRAINED_RESYNTH_FUNCS.items():
-        for split, n in ((Split.train, plan.neural_resynth_train), (Split.test, plan.neural_resynth_test)):
-            pool = [(it, p) for it, p in libri if it.split == split.value]
-            for i in rng.permutation(len(pool))[:n]:
-                src, path = pool[i]
-                iid = f"fake__{gen.value}__{src.id}"
-                if not corpus.has(iid):
-                    x = trim_silence(read_audio(path))[: int(MAX_ITEM_S * SAMPLE_RATE)]
-                    corpus.add(Item(iid, 1, gen.value, src.speaker, split.value), fn(x, int(i)))
+        counts = {Split.train: plan.neural_resynth_train, Split.test: plan.neural_resynth_test}
+        _make_resynth_fakes(corpus, gen, fn, libri, counts, rng, MAX_ITEM_S)
         log(f"{gen.value}: done")
+
+
+def _make_tts_fakes(corpus: Corpus, gen: G.Generator, fn, counts: dict[Split, int], text_seed: int, seed: int,
+                    n_voices: int) -> None:
+    """counts[split] fakes of a TTS generator: texts drawn per generator and split, voice variants
+    alternating between the splits (even train, odd test), so train and test use disjoint voice
+    variants and text seeds where the engine has several."""
+    for split, n in counts.items():
+        texts = sentences(n, text_seed + (split == Split.test))
+        for i, text in enumerate(texts):
+            variant = 2 * i + (split == Split.test)
+            iid = f"fake__{gen.value}__{split.value}__{i:04d}"
+            if not corpus.has(iid):
+                corpus.add(Item(iid, 1, gen.value, f"{gen.value}-{variant % n_voices}", split.value),
+                           fn(text, variant, seed + i))
+
+
+def _make_resynth_fakes(corpus: Corpus, gen: G.Generator, fn, libri, counts: dict[Split, int],
+                        rng: np.random.Generator, source_s: float) -> None:
+    """counts[split] resyntheses fn(x, index) of real items of that split (drawn with rng), each of
+    the first source_s seconds of speech, labelled with its source speaker."""
+    for split, n in counts.items():
+        pool = [(it, p) for it, p in libri if it.split == split.value]
+        for i in rng.permutation(len(pool))[:n]:
+            src, path = pool[i]
+            iid = f"fake__{gen.value}__{src.id}"
+            if not corpus.has(iid):
+                x = trim_silence(read_audio(path))[: int(source_s * SAMPLE_RATE)]
+                corpus.add(Item(iid, 1, gen.value, src.speaker, split.value), fn(x, int(i)))
 
 
 def _build_soundtracks(corpus: Corpus, data: Path, log) -> None:
@@ -291,15 +308,7 @@ def _build_tts(corpus: Corpus, plan: CorpusPlan, log) -> None:
             {Split.train: plan.tts_train, Split.test: plan.tts_test}
         if gen == G.Generator.piper and plan.piper_train:
             counts = {Split.train: plan.piper_train, **counts}
-        for split, n in counts.items():
-            # train and test use disjoint voice variants and text seeds where the engine has several
-            texts = sentences(n, plan.seed + 100 * gi + (split == Split.test))
-            for i, text in enumerate(texts):
-                variant = 2 * i + (split == Split.test)
-                iid = f"fake__{gen.value}__{split.value}__{i:04d}"
-                if not corpus.has(iid):
-                    corpus.add(Item(iid, 1, gen.value, f"{gen.value}-{variant % 12}", split.value),
-                               fn(text, variant, plan.seed + i))
+        _make_tts_fakes(corpus, gen, fn, counts, plan.seed + 100 * gi, plan.seed, n_voices=12)
         log(f"{gen.value}: done")
 
 
@@ -307,14 +316,8 @@ def _build_resynth(corpus: Corpus, data: Path, reals, plan: CorpusPlan, log) -> 
     libri = [(it, p) for it, p in reals if it.kind == "librispeech"]
     rng = np.random.default_rng(plan.seed)
     for gen, fn in G.RESYNTH_FUNCS.items():
-        for split, n in ((Split.train, plan.resynth_train), (Split.test, plan.resynth_test)):
-            pool = [(it, p) for it, p in libri if it.split == split.value]
-            for i in rng.permutation(len(pool))[:n]:
-                src, path = pool[i]
-                iid = f"fake__{gen.value}__{src.id}"
-                if not corpus.has(iid):
-                    x = trim_silence(read_audio(path))[: int(RESYNTH_SOURCE_S * SAMPLE_RATE)]
-                    corpus.add(Item(iid, 1, gen.value, src.speaker, split.value), fn(x, int(i)))
+        counts = {Split.train: plan.resynth_train, Split.test: plan.resynth_test}
+        _make_resynth_fakes(corpus, gen, fn, libri, counts, rng, RESYNTH_SOURCE_S)
         log(f"{gen.value}: done")
 
 
@@ -326,15 +329,9 @@ def _build_neural_vocoder(corpus: Corpus, reals, plan: CorpusPlan, vocoder: Path
     model = load_vocoder(vocoder)
     libri = [(it, p) for it, p in reals if it.kind == "librispeech"]
     rng = np.random.default_rng(plan.seed + 7)
-    for split, n in ((Split.train, plan.vocoder_train), (Split.test, plan.vocoder_test)):
-        pool = [(it, p) for it, p in libri if it.split == split.value]
-        for i in rng.permutation(len(pool))[:n]:
-            src, path = pool[i]
-            iid = f"fake__{G.Generator.neuralvoc.value}__{src.id}"
-            if not corpus.has(iid):
-                x = trim_silence(read_audio(path))[: int(MAX_ITEM_S * SAMPLE_RATE)]
-                corpus.add(Item(iid, 1, G.Generator.neuralvoc.value, src.speaker, split.value),
-                           resynthesize(model, x))
+    counts = {Split.train: plan.vocoder_train, Split.test: plan.vocoder_test}
+    _make_resynth_fakes(corpus, G.Generator.neuralvoc, lambda x, i: resynthesize(model, x), libri, counts, rng,
+                        MAX_ITEM_S)
     if plan.vocoder_twins:
         _build_vocoder_twins(corpus, model, plan, log)
     log(f"{G.Generator.neuralvoc.value}: done")
