@@ -18,6 +18,11 @@ class Features(str, enum.Enum):  # mirrors models.spoof.Features without importi
     logmel = "logmel"
     logspec = "logspec"
 
+
+class AudioFrontend(str, enum.Enum):  # mirrors models.sync.AudioFrontend, same reason
+    logmel = "logmel"
+    whisper = "whisper"
+
 train_app = typer.Typer(help="Train the lip-sync or the synthetic-speech model (CPU; CUDA when present).",
                         no_args_is_help=True)
 
@@ -43,6 +48,8 @@ def train_sync_cmd(
     mirror_p: float = typer.Option(0.0, help="Share of training windows with mirrored lips."),
     kind_probs: Optional[str] = typer.Option(None, help="positive,offset,dub_same,dub_other,tts shares."),
     hard_dub_k: int = typer.Option(1, help="Dubbed negatives: best lips/loudness match of this many donors."),
+    audio_frontend: Optional[AudioFrontend] = typer.Option(
+        None, help="Audio features (default: INIT_FROM's, else logmel); whisper needs the [whisper] extra."),
 ) -> None:
     """Train the cross-modal lip-sync transformer (fixed seeds; logged curves; best checkpoint)."""
     from .training.sync import TrainConfig, train
@@ -52,7 +59,7 @@ def train_sync_cmd(
     best = train(TrainConfig(cache_dir=str(cache), tts_bank=str(tts_bank), out=str(out), log_dir=str(log_dir),
                              steps=steps, max_minutes=max_minutes, lr=lr, seed=seed, device=device,
                              init_from=init_from, mirror_p=mirror_p, kind_probs=kind_probs,
-                             hard_dub_k=hard_dub_k))
+                             hard_dub_k=hard_dub_k, audio_frontend=audio_frontend.value if audio_frontend else None))
     typer.echo(json.dumps(best, indent=2))
 
 

@@ -36,13 +36,17 @@ def main() -> int:
                     help="dubbed negatives: keep the best lips/loudness match of this many donors (1 = random)")
     ap.add_argument("--speed-rates", default="",
                     help="re-timed copies of every training clip, e.g. 0.9,1.1 (lips and audio alike)")
+    ap.add_argument("--audio-frontend", default=None, choices=["logmel", "whisper"],
+                    help="audio features (default: the --init-from model's, else logmel); switching keeps "
+                         "every other layer of --init-from")
     a = ap.parse_args()
     best = train(TrainConfig(cache_dir=a.cache, tts_bank=a.tts_bank, out=a.out, log_dir=a.log_dir,
                              steps=a.steps, max_minutes=a.max_minutes, batch_size=a.batch_size,
                              lr=a.lr, eval_every=a.eval_every, seed=a.seed, device=a.device,
                              threads=a.threads, init_from=a.init_from, mirror_p=a.mirror_p,
                              kind_probs=a.kind_probs, hard_dub_k=a.hard_dub_k,
-                             speed_rates=tuple(float(r) for r in a.speed_rates.split(",") if r)))
+                             speed_rates=tuple(float(r) for r in a.speed_rates.split(",") if r),
+                             audio_frontend=a.audio_frontend))
     print(json.dumps(best, indent=2))
     return 0
 

@@ -25,7 +25,7 @@ from ..constants import (AUDIO_SAMPLES_PER_FRAME, FRAME_MS, SYNC_HOP_S, SYNC_MIN
                          SYNC_WINDOW_FRAMES, VIDEO_FPS)
 from ..models import models_dir
 from ..models.sync import SyncTransformer, load_model
-from ..training.data import MIN_WINDOW_FRAMES, window_mel
+from ..training.data import MIN_WINDOW_FRAMES, window_features
 from ..visual.landmarks import MouthTrack
 from .sync_correlation import MIN_FACE_COVERAGE
 
@@ -115,7 +115,7 @@ def _run(model: SyncTransformer, lips, valid, audio, device: str) -> tuple[np.nd
     ps, probs = [], []
     for i in range(0, len(lips), MAX_BATCH_WINDOWS):
         sl = slice(i, i + MAX_BATCH_WINDOWS)
-        mel = window_mel(audio[sl].to(device))
+        mel = window_features(model.cfg, audio[sl], device)
         fv = torch.ones(valid[sl].shape, dtype=torch.bool, device=device)
         s, o = model(lips[sl].to(device), valid[sl].to(device), mel, fv)
         ps.append(model.calibration(s).cpu())

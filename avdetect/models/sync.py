@@ -26,8 +26,12 @@ from torch import nn
 from ..constants import MEL_FRAMES_PER_VIDEO_FRAME, N_MELS, SYNC_MAX_LAG_FRAMES, SYNC_WINDOW_FRAMES
 from ..visual.landmarks import N_LIP_POINTS
 
+WHISPER_DIM = 512  # Whisper base encoder width (avdetect.audio.whisper)
+WHISPER_PER_FRAME = 2  # 50 Hz encoder frames per 25 fps video frame
+
 MODEL_KIND = "avdetect.sync"
-MODEL_VERSION = 1  # bump when the architecture or the input preprocessing changes
+MODEL_VERSION = 2  # bump when the architecture or the input preprocessing changes
+READABLE_VERSIONS = (1, 2)  # 1: log-mel front end only (no audio_frontend field); 2: audio_frontend
 NORM_EPS = 1e-5
 
 
@@ -44,6 +48,18 @@ class TokenLayout(str, enum.Enum):
     fused = "fused"
     separate = "separate"
     both = "both"
+
+
+class AudioFrontend(str, enum.Enum):
+    """What the audio tokens are made from (per 25 fps video frame).
+
+    logmel:  4 frames of 80-band log-mel (10 ms hop), standardised per window
+    whisper: 2 frames of the frozen Whisper-base encoder's output (512-d, 20 ms hop), run on
+             the window's audio zero-padded to 2 s (avdetect.audio.whisper)
+    """
+
+    logmel = "logmel"
+    whisper = "whisper"
 
 
 class ModelFileError(Exception):
@@ -64,10 +80,20 @@ class SyncConfig:
     dropout: float = 0.1
     max_offset: int = SYNC_MAX_LAG_FRAMES  # offsets -15..+15 frames (+-600 ms)
     tokens: str = "fused"  # a TokenLayout value
+    audio_frontend: str = "logmel"  # an AudioFrontend value
 
     @property
     def n_offsets(self) -> int:
         return 2 * self.max_offset + 1
+
+    @property
+    def feat_per_frame(self) -> int:
+        """Audio feature frames per video frame: 4 log-mel frames or 2 Whisper frames."""
+        return self.mel_per_frame if self.audio_frontend == AudioFrontend.logmel else WHISPER_PER_FRAME
+
+    @property
+    def feat_dim(self) -> int:
+        return self.n_mels if self.audio_frontend == AudioFrontend.logmel else WHISPER_DIM
 
     @classmethod
     def tiny(cls) -> "SyncConfig":
@@ -114,9 +140,9 @@ class SyncTransformer(nn.Module):
         self.cfg = cfg
         self.calibration = Calibration()  # load_model sets the shipped one
         d = cfg.d_model
-        self.audio_in = nn.Sequential(  # (B, 80, 4T) -> (B, d, T): 25 Hz audio tokens
-            nn.Conv1d(cfg.n_mels, d, 3, padding=1), nn.GELU(),
-            nn.Conv1d(d, d, cfg.mel_per_frame, stride=cfg.mel_per_frame), nn.GELU())
+        k = cfg.feat_per_frame
+        self.audio_in = nn.Sequential(  # (B, F, kT) -> (B, d, T): 25 Hz audio tokens
+            nn.Conv1d(cfg.feat_dim, d, 3, padding=1), nn.GELU(), nn.Conv1d(d, d, k, stride=k), nn.GELU())
         self.audio_conv = nn.Conv1d(d, d, 3, padding=1)
         self.visual_in = nn.Sequential(nn.Linear(4 * cfg.n_points + 1, d), nn.GELU(), nn.Linear(d, d))
         self.visual_conv = nn.Conv1d(d, d, 3, padding=1)
@@ -133,17 +159,22 @@ class SyncTransformer(nn.Module):
 
     def forward(self, lips: torch.Tensor, lip_valid: torch.Tensor, mel: torch.Tensor,
                 frame_valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """lips (B, T, 40, 2), lip_valid (B, T) face found, mel (B, 4T, 80) log-mel,
-        frame_valid (B, T) False on padding -> (sync_logit (B,), offset_logits (B, 31))."""
+        """lips (B, T, 40, 2), lip_valid (B, T) face found, mel (B, kT, F) audio features (log-mel
+        (B, 4T, 80) or Whisper (B, 2T, 512), cfg.audio_frontend), frame_valid (B, T) False on
+        padding -> (sync_logit (B,), offset_logits (B, 31))."""
         b, t = frame_valid.shape
         c = self.cfg
         assert t <= c.max_frames and lips.shape == (b, t, c.n_points, 2), lips.shape
-        assert mel.shape == (b, t * c.mel_per_frame, c.n_mels), mel.shape
+        assert mel.shape == (b, t * c.feat_per_frame, c.feat_dim), mel.shape
         lv = lip_valid & frame_valid
         keep = frame_valid[..., None].to(mel.dtype)  # padding must not leak through the convs
         v = self.visual_in(prepare_lips(lips, lv)) * keep
         v = v + self.visual_conv(v.transpose(1, 2)).transpose(1, 2)
-        a = self.audio_in(normalise_mel(mel, frame_valid, c.mel_per_frame).transpose(1, 2)).transpose(1, 2) * keep
+        if c.audio_frontend == AudioFrontend.logmel:
+            feats = normalise_mel(mel, frame_valid, c.mel_per_frame)
+        else:
+            feats = mel * frame_valid.repeat_interleave(c.feat_per_frame, 1)[..., None].to(mel.dtype)
+        a = self.audio_in(feats.transpose(1, 2)).transpose(1, 2) * keep
         a = a + self.audio_conv(a.transpose(1, 2)).transpose(1, 2)
         pos = self.time_emb(torch.arange(t, device=mel.device))[None]
         mod = self.modality_emb.weight
@@ -196,9 +227,9 @@ def load_model(stem: str | Path, device: str | torch.device = "cpu") -> SyncTran
     if not js.exists() or not weights.exists():
         raise ModelFileError(f"{stem}: model files missing (need {js.name} and {weights.name})")
     meta = json.loads(js.read_text())
-    if meta.get("kind") != MODEL_KIND or meta.get("version") != MODEL_VERSION:
+    if meta.get("kind") != MODEL_KIND or meta.get("version") not in READABLE_VERSIONS:
         raise ModelFileError(f"{js}: kind/version {meta.get('kind')}/{meta.get('version')}, "
-                             f"this avdetect reads {MODEL_KIND}/{MODEL_VERSION}")
+                             f"this avdetect reads {MODEL_KIND}/{READABLE_VERSIONS}")
     if _sha256(weights) != meta.get("sha256"):
         raise ModelFileError(f"{weights}: sha256 does not match {js.name} (corrupt or replaced)")
     model = SyncTransformer(SyncConfig(**meta["config"]))

@@ -313,6 +313,30 @@ def window_mel(audio: torch.Tensor) -> torch.Tensor:
     return out.contiguous()
 
 
+def window_features(cfg, audio: torch.Tensor, device: str = "cpu") -> torch.Tensor:
+    """audio (B, T * 640) -> the model's audio input (B, kT, F) for cfg.audio_frontend (a SyncConfig):
+    log-mel (B, 4T, 80) or frozen Whisper-base features (B, 2T, 512), on `device`."""
+    from ..models.sync import AudioFrontend
+
+    if cfg.audio_frontend == AudioFrontend.logmel:
+        return window_mel(audio.to(device))
+    from ..audio.whisper import whisper_encoder
+
+    return whisper_encoder(str(device)).__call__(audio).to(device)
+
+
+def narrowband(audio: torch.Tensor, gen: torch.Generator, p: float = 0.3) -> torch.Tensor:
+    """(B, N) -> (B, N): with probability p a row is resampled 16 -> 8 -> 16 kHz (telephone band),
+    the waveform counterpart of augment_mel for front ends that read audio, not log-mel."""
+    pick = torch.rand(audio.shape[0], generator=gen) < p
+    if not pick.any():
+        return audio
+    low = torchaudio.functional.resample(audio[pick], SAMPLE_RATE, NARROWBAND_RATE)
+    out = audio.clone()
+    out[pick] = torchaudio.functional.resample(low, NARROWBAND_RATE, SAMPLE_RATE)[:, : audio.shape[1]]
+    return out
+
+
 def augment_audio(audio: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """(B, N) -> (B, N): random gain, additive noise (5-40 dB SNR). Band limit: augment_mel."""
     b = audio.shape[0]

@@ -18,9 +18,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..models.sync import SyncConfig, SyncTransformer, load_model, offset_to_class, save_model
+from ..models.sync import AudioFrontend, SyncConfig, SyncTransformer, load_model, offset_to_class, save_model
 from .data import (IGNORE, Batch, Split, augment_audio, augment_lips, augment_mel, collate, donor_pools,
-                   load_corpus, load_tts_bank, parse_kind_probs, sample_example, speed_perturbed, window_mel)
+                   load_corpus, load_tts_bank, narrowband, parse_kind_probs, sample_example, speed_perturbed,
+                   window_features, window_mel)
 from .metrics import eer_labels, roc_auc_labels
 
 OFFSET_LOSS_WEIGHT = 0.5
@@ -48,6 +49,7 @@ class TrainConfig:
     kind_probs: str | None = None  # "p_pos,p_offset,p_dub_same,p_dub_other,p_tts"; None: data.KIND_PROBS
     hard_dub_k: int = 1  # > 1: each dubbed negative is the best envelope match of this many donors
     speed_rates: tuple[float, ...] = ()  # e.g. (0.9, 1.1): re-timed copies of every training clip join it
+    audio_frontend: str | None = None  # an AudioFrontend value; None: model.audio_frontend or init_from's
     model: SyncConfig = SyncConfig()
 
 
@@ -77,7 +79,11 @@ def _to(batch: Batch, device: str) -> Batch:
 def train_step(model, opt, batch: Batch, gen: torch.Generator, device: str,
                mirror_p: float = 0.0) -> tuple[float, float, float]:
     lips, lv = augment_lips(batch.lips, batch.lip_valid, gen, mirror_p)
-    mel = augment_mel(window_mel(augment_audio(batch.audio, gen)), gen)
+    audio = augment_audio(batch.audio, gen)
+    if model.cfg.audio_frontend == AudioFrontend.logmel:
+        mel = augment_mel(window_mel(audio), gen)
+    else:
+        mel = window_features(model.cfg, narrowband(audio, gen))
     b = _to(batch, device)
     model.train()
     loss, bce, ce, _, _ = losses(model, b, mel.to(device), lips.to(device), lv.to(device))
@@ -96,7 +102,7 @@ def evaluate(model: SyncTransformer, batches: list[Batch], device: str) -> dict[
     tot, p, y, off_ok = [], [], [], []
     for batch in batches:
         b = _to(batch, device)
-        loss, _, _, s, o = losses(model, b, window_mel(batch.audio).to(device), b.lips, b.lip_valid)
+        loss, _, _, s, o = losses(model, b, window_features(model.cfg, batch.audio, device), b.lips, b.lip_valid)
         tot.append(float(loss))
         keep = (b.sync != IGNORE).cpu()
         p.append(torch.sigmoid(s).cpu()[keep])
@@ -139,6 +145,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     model = SyncTransformer(cfg.model).to(cfg.device)
     if cfg.init_from:
         model = load_model(cfg.init_from, cfg.device)
+    if cfg.audio_frontend and AudioFrontend(cfg.audio_frontend) != model.cfg.audio_frontend:
+        model = switch_frontend(model, AudioFrontend(cfg.audio_frontend), cfg.seed).to(cfg.device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     rng, gen = np.random.default_rng(cfg.seed), torch.Generator().manual_seed(cfg.seed)
     Path(cfg.log_dir).mkdir(parents=True, exist_ok=True)
@@ -200,6 +208,22 @@ def average_weights(stems: list[str], out: str, weights: list[float] | None = No
                                              "training": m.get("training")}
                                             for s, w, m in zip(stems, weights, metas)]}}
     return save_model(soup, out, extra)
+
+
+def switch_frontend(model: SyncTransformer, frontend: AudioFrontend, seed: int = 0) -> SyncTransformer:
+    """A copy of `model` that reads `frontend` features: the audio input layers (audio_in) are new
+    (drawn with `seed`), every other parameter is carried over, so lips, fusion, transformer and
+    heads start from what `model` learned. The calibration is reset (refit after training)."""
+    import dataclasses
+
+    cfg = dataclasses.replace(model.cfg, audio_frontend=frontend.value, version=2)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        new = SyncTransformer(cfg)
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("audio_in.")}
+    missing, unexpected = new.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.startswith("audio_in.") for k in missing), (missing, unexpected)
+    return new.eval()
 
 
 def grow_layer(model: SyncTransformer, seed: int = 0) -> SyncTransformer:
