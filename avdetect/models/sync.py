@@ -26,8 +26,10 @@ from torch import nn
 from ..constants import MEL_FRAMES_PER_VIDEO_FRAME, N_MELS, SYNC_MAX_LAG_FRAMES, SYNC_WINDOW_FRAMES
 from ..visual.landmarks import N_LIP_POINTS
 
-WHISPER_DIM = 512  # Whisper base encoder width (avdetect.audio.whisper)
-WHISPER_PER_FRAME = 2  # 50 Hz encoder frames per 25 fps video frame
+from ..audio.whisper import WHISPER_DIM, WHISPER_SAMPLES_PER_FEATURE
+from ..constants import AUDIO_SAMPLES_PER_FRAME
+
+WHISPER_PER_FRAME = AUDIO_SAMPLES_PER_FRAME // WHISPER_SAMPLES_PER_FEATURE  # 640 // 320 = 2 frames of 50 Hz
 
 MODEL_KIND = "avdetect.sync"
 MODEL_VERSION = 2  # bump when the architecture or the input preprocessing changes
