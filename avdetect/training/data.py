@@ -322,7 +322,7 @@ def window_features(cfg, audio: torch.Tensor, device: str = "cpu") -> torch.Tens
         return window_mel(audio.to(device))
     from ..audio.whisper import whisper_encoder
 
-    return whisper_encoder(str(device)).__call__(audio).to(device)
+    return whisper_encoder(str(device))(audio).to(device)
 
 
 def narrowband(audio: torch.Tensor, gen: torch.Generator, p: float = 0.3) -> torch.Tensor:

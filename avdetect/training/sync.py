@@ -18,7 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..models.sync import AudioFrontend, SyncConfig, SyncTransformer, load_model, offset_to_class, save_model
+from ..models.sync import (MODEL_VERSION, AudioFrontend, SyncConfig, SyncTransformer, load_model, offset_to_class,
+                           save_model)
 from .data import (IGNORE, Batch, Split, augment_audio, augment_lips, augment_mel, collate, donor_pools,
                    load_corpus, load_tts_bank, narrowband, parse_kind_probs, sample_example, speed_perturbed,
                    window_features, window_mel)
@@ -216,7 +217,7 @@ def switch_frontend(model: SyncTransformer, frontend: AudioFrontend, seed: int =
     heads start from what `model` learned. The calibration is reset (refit after training)."""
     import dataclasses
 
-    cfg = dataclasses.replace(model.cfg, audio_frontend=frontend.value, version=2)
+    cfg = dataclasses.replace(model.cfg, audio_frontend=frontend.value, version=MODEL_VERSION)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         new = SyncTransformer(cfg)
