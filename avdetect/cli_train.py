@@ -49,7 +49,7 @@ def train_sync_cmd(
     kind_probs: Optional[str] = typer.Option(None, help="positive,offset,dub_same,dub_other,tts shares."),
     hard_dub_k: int = typer.Option(1, help="Dubbed negatives: best lips/loudness match of this many donors."),
     audio_frontend: Optional[AudioFrontend] = typer.Option(
-        None, help="Audio features (default: INIT_FROM's, else logmel); whisper needs the [whisper] extra."),
+        None, help="Audio features (default: INIT_FROM's, else logmel); whisper is the frozen Whisper-base encoder."),
 ) -> None:
     """Train the cross-modal lip-sync transformer (fixed seeds; logged curves; best checkpoint)."""
     from .training.sync import TrainConfig, train

@@ -154,6 +154,7 @@ def test_metrics():
 def test_window_grid_and_score_api():
     assert window_starts(50, 50) == [0]
     assert window_starts(80, 50) == [0, 12, 25, 30]
+    assert window_starts(130, 50, hop_s=2.0) == [0, 50, 80]  # Whisper models: windows do not overlap
     torch.manual_seed(0)
     m = SyncTransformer(SyncConfig.tiny()).eval()
     t = 90

@@ -1,9 +1,10 @@
-"""Learned lip-sync evidence: the sync transformer over 2 s windows (hop 0.5 s), batched.
+"""Learned lip-sync evidence: the sync transformer over 2 s windows, batched.
 
     res = score_learned_sync(mouth, samples, speech)   # LearnedSync
     res.p_sync, res.offset_ms, res.windows
 
-Windows follow the training-free check's grid (SYNC_WINDOW_FRAMES, SYNC_HOP_S); a clip
+Windows follow the training-free check's grid (SYNC_WINDOW_FRAMES, SYNC_HOP_S) for log-mel
+models and a 2 s hop for Whisper models (WINDOW_HOP_S); a clip
 shorter than one window but at least MIN_WINDOW_FRAMES long is judged as one window. The
 clip-level values aggregate the windows with speech and a tracked face (`judged`); when
 there are none, all windows are used and `n_judged` is 0 so a caller can say not_applicable.
@@ -24,14 +25,19 @@ import torch
 from ..constants import (AUDIO_SAMPLES_PER_FRAME, FRAME_MS, SYNC_HOP_S, SYNC_MIN_SPEECH_FRACTION,
                          SYNC_WINDOW_FRAMES, VIDEO_FPS)
 from ..models import models_dir
-from ..models.sync import SyncTransformer, load_model
+from ..models.sync import AudioFrontend, SyncConfig, SyncTransformer, load_model
 from ..training.data import MIN_WINDOW_FRAMES, window_features
 from ..visual.landmarks import MouthTrack
 from .sync_correlation import MIN_FACE_COVERAGE
 
 MODEL_ENV = "AVDETECT_SYNC_MODEL"  # overrides the weights' stem (path without suffix)
 MAX_BATCH_WINDOWS = 256  # windows per forward pass (bounds memory on long media)
-SCAN_MAX_WINDOWS = 8  # offset scan: at most this many judged windows (evenly spread) x 17 shifts
+# The Whisper front end costs ~10-17 ms per 2 s window on 2 CPU cores (int8), the log-mel one ~0.2 ms,
+# so Whisper models get windows that do not overlap (each second of audio encoded once, not four
+# times; a 1 s hop still cost 22 % of feature extraction on a 30 s clip) and scan fewer windows.
+WINDOW_HOP_S = {AudioFrontend.logmel: SYNC_HOP_S, AudioFrontend.whisper: 2.0}
+# offset scan: at most this many judged windows (evenly spread) x 17 shifts
+SCAN_MAX_WINDOWS = {AudioFrontend.logmel: 8, AudioFrontend.whisper: 4}
 # auto: scan when p_sync <= this (lip_sync score >= 40, fusion's "suspicious"). On 3 s GRID clips
 # the scan finds a 200/400 ms delay within +-40 ms for 0.97-0.98 of clips, the head for 0.1-0.5;
 # on 1.2 s clips (a 30-frame window, 10 of them shifted out) the head is better (+-400 ms within
@@ -88,12 +94,13 @@ def cached_model(stem: str, device: str) -> SyncTransformer:
     return load_model(stem, device)
 
 
-def window_starts(n_frames: int, length: int) -> list[int]:
-    """Starts on the 0.5 s grid; one more window ends exactly at the clip end when needed."""
+def window_starts(n_frames: int, length: int, hop_s: float = SYNC_HOP_S) -> list[int]:
+    """Starts on the hop_s grid (0.5 s: window k at round(k * 12.5) frames); one more window ends
+    exactly at the clip end when needed."""
     if n_frames < length:
         return []
     starts, k = [], 0
-    while (s := int(round(k * SYNC_HOP_S * VIDEO_FPS))) + length <= n_frames:
+    while (s := int(round(k * hop_s * VIDEO_FPS))) + length <= n_frames:
         starts.append(s)
         k += 1
     if starts[-1] + length < n_frames:
@@ -137,7 +144,7 @@ class _Job:
     face: np.ndarray  # (n,) bool
 
 
-def _prepare(mouth: MouthTrack, samples: np.ndarray, speech: np.ndarray, max_frames: int) -> _Job | None:
+def _prepare(mouth: MouthTrack, samples: np.ndarray, speech: np.ndarray, cfg: SyncConfig) -> _Job | None:
     """The windows of one clip; None when it is shorter than one window."""
     assert samples.ndim == 1 and samples.dtype == np.float32, samples.shape
     assert speech.ndim == 1, speech.shape
@@ -145,14 +152,14 @@ def _prepare(mouth: MouthTrack, samples: np.ndarray, speech: np.ndarray, max_fra
     # partial last frame looked like the padded TTS negatives and pushed real 1.2 s clips
     # from p_sync 0.81 to 0.12
     n = min(len(mouth.mask), len(samples) // AUDIO_SAMPLES_PER_FRAME)
-    length = min(SYNC_WINDOW_FRAMES, max_frames, n)
+    length = min(SYNC_WINDOW_FRAMES, cfg.max_frames, n)
     if length < MIN_WINDOW_FRAMES:
         return None
     padded = np.zeros(n * AUDIO_SAMPLES_PER_FRAME, np.float32)
     padded[: min(len(samples), len(padded))] = samples[: len(padded)]
     sp = np.zeros(n, bool)
     sp[: min(n, len(speech))] = speech[:n]
-    starts = window_starts(n, length)
+    starts = window_starts(n, length, WINDOW_HOP_S[AudioFrontend(cfg.audio_frontend)])
     return _Job(*_inputs(mouth, padded, starts, length), starts, length, padded, sp, mouth.mask[:n])
 
 
@@ -162,7 +169,7 @@ def score_learned_sync_many(clips: list[tuple[MouthTrack, np.ndarray, np.ndarray
     """[(mouth, samples, speech)] -> one LearnedSync per clip; the windows of all clips that share a
     window length go through the model together (in passes of at most MAX_BATCH_WINDOWS)."""
     model = model or cached_model(str(model_stem()), device)
-    jobs = [_prepare(m, x, sp, model.cfg.max_frames) for m, x, sp in clips]
+    jobs = [_prepare(m, x, sp, model.cfg) for m, x, sp in clips]
     out = _score_jobs(jobs, model, device)
     for job, res in zip(jobs, out):
         if job is not None and _wants_scan(job, res, offset_method):
@@ -209,7 +216,8 @@ def _scan_into(res: LearnedSync, job: _Job, model: SyncTransformer, device: str)
     """
     judged = [i for i, w in enumerate(res.windows) if w.judged] or list(range(len(res.windows)))
     use = [i for i in judged if res.windows[i].p_sync <= SCAN_BELOW_P] or judged
-    spread = np.linspace(0, len(use) - 1, min(SCAN_MAX_WINDOWS, len(use))).round().astype(int)
+    most = SCAN_MAX_WINDOWS[AudioFrontend(model.cfg.audio_frontend)]
+    spread = np.linspace(0, len(use) - 1, min(most, len(use))).round().astype(int)
     pick = [use[k] for k in np.unique(spread)]
     m = model.cfg.max_offset
     curves = np.full((len(pick), 2 * m + 1), np.nan)  # (W, 31) p_sync per offset, NaN = not tried
