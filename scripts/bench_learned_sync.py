@@ -2,6 +2,10 @@
 """Time the learned sync check against feature extraction (FaceMesh dominates a scan).
 
     PYTHONPATH=. python scripts/bench_learned_sync.py --model models/sync FILE [FILE ...]
+    PYTHONPATH=. python scripts/bench_learned_sync.py --whole-scan FILE [FILE ...]
+
+--whole-scan times `avdetect.api.scan` (all checks, the shipped models) with and without the
+learned sync model, alternating per file, after one warm-up scan of the first file each way.
 """
 
 from __future__ import annotations
@@ -21,11 +25,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("files", nargs="+")
     ap.add_argument("--model", default="models/sync")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's, as in `avdetect scan`)")
     ap.add_argument("--offset-method", choices=[m.value for m in OffsetMethod], default="auto",
                     help="auto (as in scan): the offset scan only for clips the model doubts")
+    ap.add_argument("--whole-scan", action="store_true",
+                    help="time the whole scan with and without the learned model instead")
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    if a.whole_scan:
+        return whole_scan(a.files)
     model = load_model(a.model)
     t_ext = t_sync = dur = 0.0
     for f in a.files:
@@ -40,6 +49,25 @@ def main() -> int:
               f"({len(r.windows)} windows), p_sync {r.p_sync:.2f}, offset {r.offset_ms:+.0f} ms ({r.offset_method.value})")
     print(f"total {dur:.1f} s media: extract {t_ext:.2f} s, learned sync {t_sync:.3f} s "
           f"= {100 * t_sync / t_ext:.1f} % of extraction")
+    return 0
+
+
+def whole_scan(files: list[str]) -> int:
+    from avdetect.api import ScanOptions, scan
+
+    with_model, without = ScanOptions(), ScanOptions(learned_sync=False)
+    scan(files[0], with_model), scan(files[0], without)  # load every model once
+    t_with = t_without = 0.0
+    for f in files:
+        t0 = time.perf_counter()
+        r = scan(f, without)
+        t1 = time.perf_counter()
+        r2 = scan(f, with_model)
+        t2 = time.perf_counter()
+        t_without, t_with = t_without + t1 - t0, t_with + t2 - t1
+        print(f"{f}: {r.get('duration_s', 0):.1f} s media, scan {t1 - t0:.2f} s without the learned model "
+              f"({r.get('verdict')}), {t2 - t1:.2f} s with it ({r2.get('verdict')})")
+    print(f"total: {t_without:.2f} s without, {t_with:.2f} s with = +{100 * (t_with / t_without - 1):.1f} % scan time")
     return 0
 
 
