@@ -338,3 +338,15 @@ def test_speed_perturbed_copy_keeps_lips_and_audio_in_step_and_is_never_a_donor_
     # a re-timed copy of the clip itself would be a near-positive: never drawn as its dub donor
     picks = [_donor_audio(np.random.default_rng(s), [speed_perturbed(clip, 0.9)], clip, 30) for s in range(5)]
     assert all(p is None for p in picks)
+
+
+def test_sparse_window_grid_adds_judged_windows_when_too_few_are_judged():
+    from avdetect.checks.learned_sync import _plan_windows
+
+    n, face = 76, np.ones(76, bool)
+    speech = np.zeros(n, bool)
+    speech[:36] = True  # speech in the first 1.4 s only: the 1.04-3.04 s window has 20 % speech
+    assert _plan_windows(n, 50, 2.0, np.ones(n, bool), face) == [0, 26]  # both judged: nothing added
+    assert _plan_windows(n, 50, 2.0, speech, face) == [0, 12, 26]  # 0.48-2.48 s from the 0.5 s grid
+    assert _plan_windows(n, 50, 0.5, speech, face) == [0, 12, 25, 26]  # the dense grid as it was
+    assert _plan_windows(n, 50, 2.0, np.zeros(n, bool), face) == [0, 26]  # nothing to judge anywhere

@@ -38,6 +38,10 @@ MAX_BATCH_WINDOWS = 256  # windows per forward pass (bounds memory on long media
 WINDOW_HOP_S = {AudioFrontend.logmel: SYNC_HOP_S, AudioFrontend.whisper: 2.0}
 # offset scan: at most this many judged windows (evenly spread) x 17 shifts
 SCAN_MAX_WINDOWS = {AudioFrontend.logmel: 8, AudioFrontend.whisper: 4}
+# lip_sync caps a clip with fewer judged windows at "suspicious". A sparse grid must not judge
+# less than the 0.5 s grid would: a 3 s clip with its audio 400 ms early has too little speech in
+# its 1-3 s window, so windows from the 0.5 s grid are added until this many are judged.
+MIN_JUDGED_FOR_FAKE = 2
 # auto: scan when p_sync <= this (lip_sync score >= 40, fusion's "suspicious"). On 3 s GRID clips
 # the scan finds a 200/400 ms delay within +-40 ms for 0.97-0.98 of clips, the head for 0.1-0.5;
 # on 1.2 s clips (a 30-frame window, 10 of them shifted out) the head is better (+-400 ms within
@@ -159,8 +163,27 @@ def _prepare(mouth: MouthTrack, samples: np.ndarray, speech: np.ndarray, cfg: Sy
     padded[: min(len(samples), len(padded))] = samples[: len(padded)]
     sp = np.zeros(n, bool)
     sp[: min(n, len(speech))] = speech[:n]
-    starts = window_starts(n, length, WINDOW_HOP_S[AudioFrontend(cfg.audio_frontend)])
+    starts = _plan_windows(n, length, WINDOW_HOP_S[AudioFrontend(cfg.audio_frontend)], sp, mouth.mask[:n])
     return _Job(*_inputs(mouth, padded, starts, length), starts, length, padded, sp, mouth.mask[:n])
+
+
+def _judged(speech: np.ndarray, face: np.ndarray) -> bool:
+    """A window counts in the clip result: enough speech and a tracked face. speech, face (L,) bool."""
+    return bool(speech.mean() >= SYNC_MIN_SPEECH_FRACTION and face.mean() >= MIN_FACE_COVERAGE)
+
+
+def _plan_windows(n: int, length: int, hop_s: float, speech: np.ndarray, face: np.ndarray) -> list[int]:
+    """Window starts on the hop_s grid; when fewer than MIN_JUDGED_FOR_FAKE of them are judged,
+    add judged windows of the 0.5 s grid, each as far as possible from those already judged."""
+    starts = window_starts(n, length, hop_s)
+    ok = [s for s in starts if _judged(speech[s:s + length], face[s:s + length])]
+    spare = [s for s in window_starts(n, length) if s not in starts and _judged(speech[s:s + length], face[s:s + length])]
+    while len(ok) < MIN_JUDGED_FOR_FAKE and spare:
+        far = max(spare, key=lambda s: min((abs(s - o) for o in ok), default=n))
+        ok.append(far)
+        spare.remove(far)
+        starts.append(far)
+    return sorted(starts)
 
 
 def score_learned_sync_many(clips: list[tuple[MouthTrack, np.ndarray, np.ndarray]], device: str = "cpu",
@@ -264,7 +287,7 @@ def _aggregate(starts, length, p, probs, speech, face, max_offset) -> LearnedSyn
         spf, cov = float(speech[s:s + length].mean()), float(face[s:s + length].mean())
         windows.append(WindowSync(s / VIDEO_FPS, (s + length) / VIDEO_FPS, float(ps),
                                   float((int(pr.argmax()) - max_offset) * FRAME_MS), spf, cov,
-                                  spf >= SYNC_MIN_SPEECH_FRACTION and cov >= MIN_FACE_COVERAGE))
+                                  _judged(speech[s:s + length], face[s:s + length])))
     judged = np.array([w.judged for w in windows])
     use = judged if judged.any() else np.ones(len(windows), bool)
     mean_probs = probs[use].mean(0)

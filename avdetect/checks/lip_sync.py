@@ -35,7 +35,8 @@ WEAK_SPAN = 0.4
 WEAK_WEIGHT = 0.7
 CLIP_PRIOR = 0.5  # windows are judged on their curve blended with the clip's (2 s alone is noisy)
 SUSPICIOUS = 40.0  # fusion's suspicious threshold
-MIN_WINDOWS_FOR_FAKE = 2  # one 2 s window (a clip under 2.5 s) can make a clip suspicious, not fake
+# one judged 2 s window (a clip under 2.5 s) can make a clip suspicious, not fake
+MIN_WINDOWS_FOR_FAKE = learned_sync.MIN_JUDGED_FOR_FAKE
 SINGLE_WINDOW_CAP = 69.0
 MIN_FACE_COVERAGE = 0.5  # share of speech frames that need a tracked face
 MIN_FRAMES = sc.MIN_PAIRS + sc.SYNC_MAX_LAG_FRAMES  # 35 frames = 1.4 s
