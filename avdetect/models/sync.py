@@ -1,8 +1,9 @@
-"""Cross-modal transformer for lip sync: lip landmarks + log-mel -> in-sync prob, AV offset.
+"""Cross-modal transformer for lip sync: lip landmarks + audio features -> in-sync prob, AV offset.
 
 A window of T video frames (25 fps, T <= max_frames) gives T visual features (40 lip points
-(x, y) with the window's mean shape removed, + velocity) and T audio features (4 log-mel
-frames of 10 ms per video frame, pooled by a strided conv). By default (TokenLayout.fused)
+(x, y) with the window's mean shape removed, + velocity) and T audio features, pooled by a
+strided conv from 2 frozen Whisper-base encoder frames (the shipped weights) or 4 log-mel
+frames of 10 ms (format-1 weights) per video frame (SyncConfig.audio_frontend). By default (TokenLayout.fused)
 each frame's two features become one token; a CLS token attends over them with time
 embeddings (modality embeddings tag the token kinds). Heads read the CLS token:
     sync_logit:    (B,)     in-sync logit (audio and lips of the same speech, offset 0)
