@@ -74,7 +74,7 @@ def test_tiny_whisper_model_scores_a_clip_and_round_trips(tmp_path):
     samples = _vowels(t * AUDIO_SAMPLES_PER_FRAME).numpy()
     r = score_learned_sync(mouth, samples, np.ones(t, bool), model=m)
     assert r.p_sync is not None and 0 <= r.p_sync <= 1
-    # Whisper models use a 2 s hop (one encoder pass per second of audio): 0-2, 2-4, 3.2-5.2 s
+    # Whisper models use a 2 s hop (each second of audio encoded once): 0-2, 2-4, 3.2-5.2 s
     assert [(w.start_s, w.end_s) for w in r.windows] == [(0.0, 2.0), (2.0, 4.0), (3.2, 5.2)]
     save_model(m, tmp_path / "w")
     back = load_model(tmp_path / "w")

@@ -175,9 +175,12 @@ def _judged(speech: np.ndarray, face: np.ndarray) -> bool:
 def _plan_windows(n: int, length: int, hop_s: float, speech: np.ndarray, face: np.ndarray) -> list[int]:
     """Window starts on the hop_s grid; when fewer than MIN_JUDGED_FOR_FAKE of them are judged,
     add judged windows of the 0.5 s grid, each as far as possible from those already judged."""
+    def judged(s: int) -> bool:
+        return _judged(speech[s:s + length], face[s:s + length])
+
     starts = window_starts(n, length, hop_s)
-    ok = [s for s in starts if _judged(speech[s:s + length], face[s:s + length])]
-    spare = [s for s in window_starts(n, length) if s not in starts and _judged(speech[s:s + length], face[s:s + length])]
+    ok = [s for s in starts if judged(s)]
+    spare = [s for s in window_starts(n, length) if s not in starts and judged(s)]
     while len(ok) < MIN_JUDGED_FOR_FAKE and spare:
         far = max(spare, key=lambda s: min((abs(s - o) for o in ok), default=n))
         ok.append(far)
