@@ -167,16 +167,16 @@ def _prepare(mouth: MouthTrack, samples: np.ndarray, speech: np.ndarray, cfg: Sy
     return _Job(*_inputs(mouth, padded, starts, length), starts, length, padded, sp, mouth.mask[:n])
 
 
-def _judged(speech: np.ndarray, face: np.ndarray) -> bool:
-    """A window counts in the clip result: enough speech and a tracked face. speech, face (L,) bool."""
-    return bool(speech.mean() >= SYNC_MIN_SPEECH_FRACTION and face.mean() >= MIN_FACE_COVERAGE)
+def _judged(speech_fraction: float, face_coverage: float) -> bool:
+    """A window counts in the clip result: enough speech and a tracked face."""
+    return bool(speech_fraction >= SYNC_MIN_SPEECH_FRACTION and face_coverage >= MIN_FACE_COVERAGE)
 
 
 def _plan_windows(n: int, length: int, hop_s: float, speech: np.ndarray, face: np.ndarray) -> list[int]:
     """Window starts on the hop_s grid; when fewer than MIN_JUDGED_FOR_FAKE of them are judged,
     add judged windows of the 0.5 s grid, each as far as possible from those already judged."""
     def judged(s: int) -> bool:
-        return _judged(speech[s:s + length], face[s:s + length])
+        return _judged(speech[s:s + length].mean(), face[s:s + length].mean())
 
     starts = window_starts(n, length, hop_s)
     ok = [s for s in starts if judged(s)]
@@ -290,7 +290,7 @@ def _aggregate(starts, length, p, probs, speech, face, max_offset) -> LearnedSyn
         spf, cov = float(speech[s:s + length].mean()), float(face[s:s + length].mean())
         windows.append(WindowSync(s / VIDEO_FPS, (s + length) / VIDEO_FPS, float(ps),
                                   float((int(pr.argmax()) - max_offset) * FRAME_MS), spf, cov,
-                                  _judged(speech[s:s + length], face[s:s + length])))
+                                  _judged(spf, cov)))
     judged = np.array([w.judged for w in windows])
     use = judged if judged.any() else np.ones(len(windows), bool)
     mean_probs = probs[use].mean(0)
