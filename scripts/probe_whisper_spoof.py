@@ -185,10 +185,10 @@ def fit_one_class(x: np.ndarray, dims: int = 256):
     return lambda z: lw.mahalanobis(pca.transform((z - mu) / sd))
 
 
-def test_table(score: np.ndarray, rows: list[tuple]) -> dict[str, list[float]]:
+def test_table(score: np.ndarray, rows: list[tuple], unseen: tuple[str, ...]) -> dict[str, list[float]]:
     """EER % per generator group and channel group (clean, tel8k, other); fakes vs all reals."""
-    seen = tuple(sorted({r[2] for r in rows if r[1] == 1 and r[2] not in UNSEEN}))
-    groups = {"four unseen": UNSEEN, "piper+vstts": ("piper", "vstts"), "piper": ("piper",),
+    seen = tuple(sorted({r[2] for r in rows if r[1] == 1 and r[2] not in unseen}))
+    groups = {"unseen": unseen, "piper+vstts": ("piper", "vstts"), "piper": ("piper",),
               "vstts": ("vstts",), "kokoro": ("kokoro",), "hifigan": ("hifigan",), "seen": seen}
     out = {g: [] for g in groups}
     for ch in ("clean", "tel8k", "other"):
@@ -205,20 +205,25 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=Path("cache/spoofI"))
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--c", type=float, default=0.1, help="inverse L2 strength of the logistic regression")
+    ap.add_argument("--train-also", default="",
+                    help="unseen generators with training items to train on after all, comma-separated "
+                         "(experiment N: kokoro,hifigan)")
+    ap.add_argument("--methods", default="L,M")
     args = ap.parse_args()
+    unseen = tuple(g for g in UNSEEN if g not in args.train_also.split(","))
     xtr, rtr = features(args.corpus, "train", args.workers)
     xte, rte = features(args.corpus, "test", args.workers)
     rtr = [(i, int(lab), k, s, ch) for i, lab, k, s, ch in rtr]
     rte = [(i, int(lab), k, s, ch) for i, lab, k, s, ch in rte]
     val = np.array([is_val(Item(r[0], r[1], r[2], r[3], "train")) for r in rtr])
     real = np.array([r[1] == 0 for r in rtr])
-    seen_fake = np.array([r[1] == 1 and r[2] not in UNSEEN for r in rtr])
+    seen_fake = np.array([r[1] == 1 and r[2] not in unseen for r in rtr])
     gens = sorted({r[2] for r, s in zip(rtr, seen_fake) if s})
     candidates = {name: [i] for i, name in enumerate(LEVELS)} | {"all": list(range(len(LEVELS)))}
     use = (seen_fake | real) & ~val
     print(f"{use.sum()} training variants, {(val & real).sum()} held-out real, {len(rte)} test; "
-          f"seen generators {', '.join(gens)}; unseen {', '.join(UNSEEN)}")
-    for method in ("L", "M"):
+          f"seen generators {', '.join(gens)}; unseen {', '.join(unseen)}")
+    for method in args.methods.split(","):
         selection, tables = {}, {}
         for name, levels in candidates.items():
             cols = level_columns(levels)
@@ -231,7 +236,7 @@ def main() -> None:
                 errs.append(eer(f(xtr[val & real][:, cols]), f(xtr[is_g][:, cols]))[0])
             selection[name] = 100 * float(np.mean(errs))
             f = one_class or fit_logistic(xtr[use][:, cols], [r for r, k in zip(rtr, use) if k], args.c)
-            tables[name] = test_table(f(xte[:, cols]), rte)
+            tables[name] = test_table(f(xte[:, cols]), rte, unseen)
         best = min(selection, key=selection.get)
         print(f"\n{method}: chosen on the training split: {best}\n")
         print("| level | selection EER % | " + " | ".join(tables[best]) + " |")
