@@ -15,6 +15,9 @@ time of the 512-d states: 8 levels (conv output, blocks 1-6, final layer norm) x
   M  one-class: a Gaussian (PCA to 256 dims, Ledoit-Wolf covariance) fitted on real training
      variants only; score = Mahalanobis distance; the level is chosen by the mean EER of the
      training split's fakes, none of which the model saw.
+  N  L with Kokoro and HiFi-GAN among the training fakes (--train-also kokoro,hifigan --methods L).
+  O  L on a corpus that also holds our own vocoder's copies (build_spoof_corpus.py --vocoder
+     models/vocoder; --corpus cache/spoofIV --methods L).
 
 Usage: PYTHONPATH=. python scripts/probe_whisper_spoof.py --corpus cache/spoofI [--workers 2]
 (features are cached next to the corpus: whisper_layers_{split}.npz)
@@ -200,6 +203,38 @@ def test_table(score: np.ndarray, rows: list[tuple], unseen: tuple[str, ...]) ->
     return out
 
 
+def run_method(method: str, xtr, rtr, xte, rte, unseen: tuple[str, ...], c: float) -> None:
+    """Fit `method` (L or M) per level, choose the level on the training split, print the test table."""
+    val = np.array([is_val(Item(r[0], r[1], r[2], r[3], "train")) for r in rtr])
+    real = np.array([r[1] == 0 for r in rtr])
+    seen_fake = np.array([r[1] == 1 and r[2] not in unseen for r in rtr])
+    use = (seen_fake | real) & ~val
+    gens = sorted({r[2] for r, s in zip(rtr, seen_fake) if s})
+    print(f"\n{method}: {use.sum()} training variants, {(val & real).sum()} held-out real, {len(rte)} test; "
+          f"seen generators {', '.join(gens)}; unseen {', '.join(unseen)}")
+    candidates = {name: [i] for i, name in enumerate(LEVELS)} | {"all": list(range(len(LEVELS)))}
+    selection, tables = {}, {}
+    for name, levels in candidates.items():
+        cols = level_columns(levels)
+        one_class = fit_one_class(xtr[real & ~val][:, cols]) if method == "M" else None
+        errs = []
+        for g in gens:  # leave-one-generator-out (M never sees a fake, so every generator is left out)
+            is_g = np.array([r[1] == 1 and r[2] == g for r in rtr])
+            m = use & ~is_g
+            f = one_class or fit_logistic(xtr[m][:, cols], [r for r, k in zip(rtr, m) if k], c)
+            errs.append(eer(f(xtr[val & real][:, cols]), f(xtr[is_g][:, cols]))[0])
+        selection[name] = 100 * float(np.mean(errs))
+        f = one_class or fit_logistic(xtr[use][:, cols], [r for r, k in zip(rtr, use) if k], c)
+        tables[name] = test_table(f(xte[:, cols]), rte, unseen)
+    best = min(selection, key=selection.get)
+    print(f"chosen on the training split: {best}\n")
+    print("| level | selection EER % | " + " | ".join(tables[best]) + " |")
+    print("|---|---|" + "---|" * len(tables[best]))
+    for name, t in tables.items():
+        print(f"| {'**' + name + '**' if name == best else name} | {selection[name]:.1f} | "
+              + " | ".join("/".join(f"{v:.1f}" for v in e) + f" ({np.mean(e):.1f})" for e in t.values()) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", type=Path, default=Path("cache/spoofI"))
@@ -215,35 +250,8 @@ def main() -> None:
     xte, rte = features(args.corpus, "test", args.workers)
     rtr = [(i, int(lab), k, s, ch) for i, lab, k, s, ch in rtr]
     rte = [(i, int(lab), k, s, ch) for i, lab, k, s, ch in rte]
-    val = np.array([is_val(Item(r[0], r[1], r[2], r[3], "train")) for r in rtr])
-    real = np.array([r[1] == 0 for r in rtr])
-    seen_fake = np.array([r[1] == 1 and r[2] not in unseen for r in rtr])
-    gens = sorted({r[2] for r, s in zip(rtr, seen_fake) if s})
-    candidates = {name: [i] for i, name in enumerate(LEVELS)} | {"all": list(range(len(LEVELS)))}
-    use = (seen_fake | real) & ~val
-    print(f"{use.sum()} training variants, {(val & real).sum()} held-out real, {len(rte)} test; "
-          f"seen generators {', '.join(gens)}; unseen {', '.join(unseen)}")
     for method in args.methods.split(","):
-        selection, tables = {}, {}
-        for name, levels in candidates.items():
-            cols = level_columns(levels)
-            one_class = fit_one_class(xtr[real & ~val][:, cols]) if method == "M" else None
-            errs = []
-            for g in gens:  # leave-one-generator-out (M never sees a fake, so every generator is left out)
-                is_g = np.array([r[1] == 1 and r[2] == g for r in rtr])
-                m = use & ~is_g
-                f = one_class or fit_logistic(xtr[m][:, cols], [r for r, k in zip(rtr, m) if k], args.c)
-                errs.append(eer(f(xtr[val & real][:, cols]), f(xtr[is_g][:, cols]))[0])
-            selection[name] = 100 * float(np.mean(errs))
-            f = one_class or fit_logistic(xtr[use][:, cols], [r for r, k in zip(rtr, use) if k], args.c)
-            tables[name] = test_table(f(xte[:, cols]), rte, unseen)
-        best = min(selection, key=selection.get)
-        print(f"\n{method}: chosen on the training split: {best}\n")
-        print("| level | selection EER % | " + " | ".join(tables[best]) + " |")
-        print("|---|---|" + "---|" * len(tables[best]))
-        for name, t in tables.items():
-            print(f"| {'**' + name + '**' if name == best else name} | {selection[name]:.1f} | "
-                  + " | ".join("/".join(f"{v:.1f}" for v in e) + f" ({np.mean(e):.1f})" for e in t.values()) + " |")
+        run_method(method, xtr, rtr, xte, rte, unseen, args.c)
 
 
 if __name__ == "__main__":
