@@ -20,12 +20,13 @@ time of the 512-d states: 8 levels (conv output, blocks 1-6, final layer norm) x
      models/vocoder; --corpus cache/spoofIV --methods L).
 
 Usage: PYTHONPATH=. python scripts/probe_whisper_spoof.py --corpus cache/spoofI [--workers 2]
-(features are cached next to the corpus: whisper_layers_{split}.npz)
+(features are cached next to the corpus: whisper_layers_{split}_{digest of the item ids}.npz)
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import struct
 import time
 from collections import Counter
@@ -136,7 +137,9 @@ def _extract(args: tuple[str, str, int, int]) -> tuple[np.ndarray, list[tuple]]:
 
 def features(corpus_dir: Path, split: str, workers: int) -> tuple[np.ndarray, list[tuple]]:
     """(V, 8 * 1024) float32 per-level features of every variant, and (id, label, kind, speaker, channel) rows."""
-    cache = corpus_dir / f"whisper_layers_{split}.npz"
+    ids = "\n".join(it.id for it in split_items(Corpus(corpus_dir), Split(split)))
+    digest = hashlib.sha1(ids.encode()).hexdigest()[:8]  # a corpus that gained items gets new features
+    cache = corpus_dir / f"whisper_layers_{split}_{digest}.npz"
     if cache.exists():
         z = np.load(cache, allow_pickle=True)
         return z["feats"].astype(np.float32), [tuple(r) for r in z["rows"]]
