@@ -24,16 +24,13 @@ from avdetect.fusion import FUSION_WEIGHTS, SUSPICIOUS_THRESHOLD
 from avdetect.models.spoof import load
 from avdetect.training.spoof_corpus import UNSEEN_GENERATORS, Corpus, Split
 from avdetect.training.metrics import eer, roc_auc
+from avdetect.training.spoof_data import channel_group
 from avdetect.training.train_spoof import evaluate, score_variant, variants_cache, variants_for
 
 ROOT = Path(__file__).resolve().parents[1]
 # clip score at which this check alone makes a recording suspicious (40 / 0.6 = 66.7)
 ALARM_SCORE = SUSPICIOUS_THRESHOLD / FUSION_WEIGHTS["synthetic_speech"]
 UNSEEN = frozenset(g.value for g in UNSEEN_GENERATORS)  # default when a model does not record its own
-
-
-def channel_group(ch: str) -> str:
-    return "tel8k" if ch.startswith("tel_") else ("clean" if ch == "clean" else "other")
 
 
 def pooled(model, variants, group: str, unseen: bool, unseen_kinds: frozenset[str],
@@ -71,7 +68,7 @@ def main() -> None:
     else:
         variants = variants_for(corpus, Split.test, seed=10_000 + args.seed, kind=model.cfg.features)
         torch.save(variants, cache)
-    rows = evaluate(model, variants, channel_group)
+    rows = evaluate(model, variants)
     exclude = frozenset(g for g in args.pool_exclude.split(",") if g)
     if exclude:
         print(f"left out of the pooled rows: {', '.join(sorted(exclude))}")

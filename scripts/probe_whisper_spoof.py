@@ -29,7 +29,6 @@ import argparse
 import hashlib
 import struct
 import time
-from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -41,8 +40,8 @@ from avdetect.audio.whisper import WHISPER_SAMPLES_PER_FEATURE, _model_files, wh
 from avdetect.constants import SAMPLE_RATE
 from avdetect.training.metrics import eer
 from avdetect.training.spoof_corpus import Corpus, Item, Split
-from avdetect.training.spoof_data import make_variant, variant_channels
-from avdetect.training.train_spoof import is_val, split_items
+from avdetect.training.spoof_data import channel_group, make_variant, variant_channels
+from avdetect.training.train_spoof import class_kind_weights, is_val, split_items
 
 UNSEEN = ("piper", "vstts", "kokoro", "hifigan")
 LEVELS = ("conv", "L1", "L2", "L3", "L4", "L5", "L6", "L6+LN")
@@ -152,21 +151,6 @@ def features(corpus_dir: Path, split: str, workers: int) -> tuple[np.ndarray, li
     return feats.astype(np.float32), rows
 
 
-def channel_group(ch: str) -> str:
-    return "tel8k" if ch.startswith("tel_") else ("clean" if ch == "clean" else "other")
-
-
-def class_weights(rows: list[tuple]) -> np.ndarray:
-    """train_spoof.sample_weights on rows: classes 50/50, each kind sqrt(count) within its class."""
-    kinds = Counter((r[1], r[2]) for r in rows)
-    mass = {k: np.sqrt(n) for k, n in kinds.items()}
-    per_class = Counter()
-    for (lab, _), m in mass.items():
-        per_class[lab] += m
-    w = np.array([mass[(r[1], r[2])] / kinds[(r[1], r[2])] / per_class[r[1]] for r in rows])
-    return w / w.mean()
-
-
 def level_columns(levels: list[int]) -> np.ndarray:
     return np.concatenate([np.arange(i * FEAT_DIM, (i + 1) * FEAT_DIM) for i in levels])
 
@@ -176,8 +160,8 @@ def fit_logistic(x: np.ndarray, rows: list[tuple], c: float):
     from sklearn.preprocessing import StandardScaler
 
     sc = StandardScaler().fit(x)
-    lr = LogisticRegression(C=c, max_iter=2000).fit(sc.transform(x), [r[1] for r in rows],
-                                                    sample_weight=class_weights(rows))
+    weights = class_kind_weights([(r[1], r[2]) for r in rows]) * len(rows)  # mean 1, so C keeps its scale
+    lr = LogisticRegression(C=c, max_iter=2000).fit(sc.transform(x), [r[1] for r in rows], sample_weight=weights)
     return lambda z: lr.decision_function(sc.transform(z))
 
 

@@ -43,6 +43,11 @@ def make_variant(x: np.ndarray, channel: str, seed: int) -> np.ndarray:
     return (normalize_peak(x) * gain).astype(np.float32)
 
 
+def channel_group(channel: str) -> str:
+    """A variant's channel -> the evaluation condition: "clean", "tel8k" (any 8 kHz codec) or "other"."""
+    return "tel8k" if channel.startswith("tel_") else ("clean" if channel == "clean" else "other")
+
+
 def variant_channels(seed: int, telephone: bool = True) -> list[str]:
     rng = np.random.default_rng(seed)
     out = [Channel.clean.value]

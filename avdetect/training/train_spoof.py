@@ -16,7 +16,7 @@ from ..constants import MEL_FPS
 from ..models.spoof import SpoofConfig, SpoofNet
 from .spoof_corpus import Corpus, Item, Split, speaker_known
 from .metrics import eer, roc_auc
-from .spoof_data import Variant, build_variants, random_crop, spec_augment, spectral_eq
+from .spoof_data import Variant, build_variants, channel_group, random_crop, spec_augment, spectral_eq
 
 
 VAL_FRACTION = 0.15  # share of training speakers/voices (by hash) held out to calibrate the score
@@ -45,17 +45,22 @@ class TrainConfig:
     eq_db: float = 0.0  # random smooth spectral EQ per crop, peak up to this many dB (0: off)
 
 
-def sample_weights(variants: list[Variant]) -> np.ndarray:
-    """(V,) probabilities: classes 50/50; within a class a kind (generator/corpus) with n variants
-    gets weight sqrt(n), so small corpora are not drowned out nor over-repeated."""
-    kinds = Counter((v.item.label, v.item.kind) for v in variants)
+def class_kind_weights(keys: list[tuple[int, str]]) -> np.ndarray:
+    """(label, kind) per variant -> (V,) probabilities: classes 50/50; within a class a kind
+    (generator/corpus) with n variants gets weight sqrt(n), so small corpora are not drowned out
+    nor over-repeated."""
+    kinds = Counter(keys)
     mass = {k: np.sqrt(n) for k, n in kinds.items()}
     class_mass = Counter()
     for (lab, _), m in mass.items():
         class_mass[lab] += m
-    w = np.array([mass[(v.item.label, v.item.kind)] / kinds[(v.item.label, v.item.kind)] / class_mass[v.item.label]
-                  for v in variants])
+    w = np.array([mass[k] / kinds[k] / class_mass[k[0]] for k in keys])
     return w / w.sum()
+
+
+def sample_weights(variants: list[Variant]) -> np.ndarray:
+    """(V,) training-draw probabilities of the variants (class_kind_weights)."""
+    return class_kind_weights([(v.item.label, v.item.kind) for v in variants])
 
 
 def train(variants: list[Variant], model_cfg: SpoofConfig, cfg: TrainConfig, log=print) -> SpoofNet:
@@ -130,7 +135,7 @@ def calibrate(model: SpoofNet, variants: list[Variant], threshold: float) -> dic
             f"fake_over_{threshold:.0f}": [round(raw[1], 3), round(cal[1], 3)]}
 
 
-def evaluate(model: SpoofNet, variants: list[Variant], channel_group) -> list[dict]:
+def evaluate(model: SpoofNet, variants: list[Variant]) -> list[dict]:
     """EER/AUC per generator (fakes of that generator vs all real variants) per channel group."""
     scores: dict[tuple[str, int, str], list[float]] = defaultdict(list)
     for v in variants:
