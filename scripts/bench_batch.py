@@ -108,9 +108,9 @@ def bench_pipeline(paths: list[str], workers: int, batch_size: int) -> dict:
 
 def tracker_costs() -> tuple[float, float]:
     """-> (ms for a new FaceMeshTracker + close, ms for reset()) in this process."""
-    from avdetect.visual.landmarks import FaceMeshTracker, _quiet_stderr
+    from avdetect.visual.landmarks import FaceMeshTracker, quiet_stderr
 
-    with _quiet_stderr():
+    with quiet_stderr():
         FaceMeshTracker().close()  # imports
         t = time.perf_counter()
         for _ in range(N_TRACKER_TRIALS):

@@ -59,9 +59,9 @@ def init_worker(quiet: bool = True) -> None:
 def worker_tracker():
     """This process's FaceMeshTracker with its tracking state cleared for a new file."""
     global _tracker
-    from ..visual.landmarks import FaceMeshTracker, _quiet_stderr
+    from ..visual.landmarks import FaceMeshTracker, quiet_stderr
 
-    with _quiet_stderr():  # MediaPipe logs graph (re)starts straight to fd 2
+    with quiet_stderr():  # MediaPipe logs graph (re)starts straight to fd 2
         if _tracker is None:
             _tracker = FaceMeshTracker()
         else:

@@ -101,9 +101,9 @@ def worst_times(report: dict[str, Any], n: int = N_KEY_FRAMES) -> list[tuple[flo
 @functools.lru_cache(maxsize=1)
 def _static_mesh():
     """FaceMesh in static-image mode (no tracking state): for the few key frames of a report."""
-    from ..visual.landmarks import _quiet_stderr
+    from ..visual.landmarks import quiet_stderr
 
-    with _quiet_stderr():
+    with quiet_stderr():
         import mediapipe as mp
 
         return mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=False)
@@ -113,9 +113,9 @@ def _lips_px(rgb: np.ndarray) -> np.ndarray | None:
     """rgb (H, W, 3) uint8 -> (40, 2) lip points in pixels (outer 20 then inner 20), None: no face."""
     from ..visual.landmarks import LIP_POINTS
 
-    from ..visual.landmarks import _quiet_stderr
+    from ..visual.landmarks import quiet_stderr
 
-    with _quiet_stderr():
+    with quiet_stderr():
         res = _static_mesh().process(rgb)
     if not res.multi_face_landmarks:
         return None

@@ -97,7 +97,7 @@ def mouth_opening(lips: np.ndarray) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def _quiet_stderr():
+def quiet_stderr():
     """MediaPipe/TFLite print start-up chatter straight to fd 2; keep the CLI's stderr clean."""
     try:
         fd = os.dup(2)
@@ -234,7 +234,7 @@ def extract_mouth(frames: Iterable[tuple[int, np.ndarray]], n_frames: int,
     """Run FaceMesh over timeline frames; return the speaking face's track (None: no face)."""
     own = tracker is None
     tracks: list[_Track] = []
-    with _quiet_stderr():  # MediaPipe logs from its own threads while it runs
+    with quiet_stderr():  # MediaPipe logs from its own threads while it runs
         tracker = tracker or FaceMeshTracker()
         try:
             for k, rgb in frames:
