@@ -1,4 +1,4 @@
-"""avdetect command line: a thin typer layer over avdetect.api."""
+"""avdetect command line: a thin typer layer over the library (avdetect.detector, avdetect.batch)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from typing import List, Optional
 import typer
 
 from . import __version__
+from .checks.base import LipSyncMethod
 from .cli_eval import register as register_eval_command
+from .cli_options import CLAIMED_HELP, DEVICE_HELP, LIP_SYNC_HELP, detector_or_exit, fail, settings_or_exit
 from .cli_train import register as register_train_commands
 from .cli_voice import register as register_voice_commands
 
@@ -22,11 +24,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 class Format(str, enum.Enum):
     json = "json"
     text = "text"
-
-
-class LipSyncMethod(str, enum.Enum):
-    learned = "learned"
-    correlation = "correlation"
 
 
 def _version(value: bool) -> None:
@@ -54,49 +51,22 @@ def _emit(reports: list[dict], fmt: Format, out: Optional[Path]) -> None:
         typer.echo(text)
 
 
-def _scan_options(device: str, max_duration: Optional[float], claimed: Optional[str],
-                  lip_sync: "LipSyncMethod"):
-    """Validate the shared options up front; a bad one is a one-line error and exit 2."""
-    from .api import Device, ScanOptions, resolve_device
-    from .io import MediaError
-    from .voices import VoiceError, load
-
-    try:
-        try:
-            dev = resolve_device(Device(device))
-        except ValueError:
-            raise MediaError(f"--device must be auto, cpu or cuda, not {device!r}") from None
-        if claimed:
-            load(claimed)  # unknown names fail here, not once per file
-    except (MediaError, VoiceError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2)
-    return ScanOptions(device=dev, max_duration_s=max_duration, claimed=claimed,
-                       learned_sync=lip_sync == LipSyncMethod.learned)
-
-
-LIP_SYNC_HELP = "learned: the sync transformer (default); correlation: the training-free check alone."
-CLAIMED_HELP = "Check the voice against this enrolled person (see `avdetect enroll`)."
-
-
 @app.command()
 def scan(
     files: List[Path] = typer.Argument(..., help="Media files (video or audio)."),
     format: Format = typer.Option(Format.json, "--format", "-f", help="json: one object per line."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the reports here."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     max_duration: Optional[float] = typer.Option(None, "--max-duration", help="Analyse at most this many seconds."),
     html: Optional[Path] = typer.Option(None, "--html", help="Write an HTML report here (a folder for several files)."),
     claimed: Optional[str] = typer.Option(None, "--claimed", help=CLAIMED_HELP),
     lip_sync: LipSyncMethod = typer.Option(LipSyncMethod.learned, "--lip-sync", help=LIP_SYNC_HELP),
 ) -> None:
     """Scan recordings; print one JSON report per file (exit 1 if any file failed)."""
-    from .api import scan as scan_file
-
-    options = _scan_options(device, max_duration, claimed, lip_sync)
+    detector = detector_or_exit(settings_or_exit(device, lip_sync, claimed))
     reports = []
     for f in files:
-        r = scan_file(f, options)
+        r = detector.scan(f, claimed, max_duration_s=max_duration).to_dict()
         if r["verdict"] == "error":
             typer.echo(f"error: {r['error']}", err=True)
         reports.append(r)
@@ -116,7 +86,7 @@ def batch(
     csv: Optional[Path] = typer.Option(None, "--csv", help="Write a one-row-per-file CSV summary here."),
     html_dir: Optional[Path] = typer.Option(None, "--html-dir", help="Write an HTML page per file + index.html."),
     workers: int = typer.Option(0, "--workers", "-j", help="Feature-extraction processes (0: one per CPU core)."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda (for the models)"),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP + " (for the models)"),
     batch_size: int = typer.Option(8, "--batch-size", help="Clips per model call."),
     engine: str = typer.Option("local", "--engine", help="local | ray"),
     force: bool = typer.Option(False, "--force", help="Redo files that are already in --out."),
@@ -129,16 +99,20 @@ def batch(
 
     from .batch.inputs import expand_inputs
     from .batch.run import BatchOptions, Engine, format_counts, run_batch
+    from .batch.stages import ScanJob
+    from .models.store import ModelFileError
 
-    scan_options = _scan_options(device, max_duration, claimed, lip_sync)
+    settings = settings_or_exit(device, lip_sync, claimed)
     try:
-        opts = BatchOptions(scan_options, Engine(engine), workers or os.cpu_count() or 1, batch_size, force,
-                            html_dir, csv)
+        job = ScanJob(settings, claimed, max_duration)
+        opts = BatchOptions(job, Engine(engine), workers or os.cpu_count() or 1, batch_size, force, html_dir, csv)
         assert opts.workers >= 1 and opts.batch_size >= 1, "--workers and --batch-size must be positive"
     except (ValueError, AssertionError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2)
-    summary = run_batch(expand_inputs(inputs), out, opts)
+        fail(str(e))
+    try:
+        summary = run_batch(expand_inputs(inputs), out, opts)
+    except ModelFileError as e:
+        fail(f"cannot load the models: {e}")
     typer.echo(format_counts(summary), err=True)
     if summary.failed:
         raise typer.Exit(1)
@@ -154,14 +128,13 @@ def demo(
     The clips are an animated photo with a synthetic voice, so the demo uses the interpretable
     training-free lip-sync check; the learned model (trained on real faces) is for real footage.
     """
-    from .api import ScanOptions, scan as scan_file
     from .synth import make_demo_clips
 
+    detector = detector_or_exit(settings_or_exit("cpu", LipSyncMethod.correlation))
     clips = make_demo_clips(out_dir)
     typer.echo(f"demo clips in {out_dir}/ (an animated photo + synthetic voice; lip sync by the "
                "training-free correlation check)", err=True)
-    reports = [scan_file(p, ScanOptions(learned_sync=False)) for p in clips]
-    _emit(reports, format, None)
+    _emit([r.to_dict() for r in detector.scan_many(clips)], format, None)
 
 
 register_voice_commands(app)

@@ -16,7 +16,6 @@ the check cannot judge (not_applicable, error) are counted, never scored.
 from __future__ import annotations
 
 import csv
-import enum
 import os
 from collections import defaultdict
 from dataclasses import asdict, dataclass
@@ -34,10 +33,21 @@ ALL_FAKES = "ALL FAKES"
 LABELS = {"real": 0, "authentic": 0, "0": 0, "bonafide": 0, "fake": 1, "spoof": 1, "1": 1}
 
 
-class EvalCheck(str, enum.Enum):
-    lip_sync = "lip_sync"
-    synthetic_speech = "synthetic_speech"
-    overall = "overall"  # the report's fused score
+OVERALL = "overall"  # the report's fused score
+
+
+def eval_targets() -> tuple[str, ...]:
+    """What `eval --check` accepts: the registered checks' names and "overall"."""
+    from .checks import CHECKS
+
+    return (*(c.name for c in CHECKS), OVERALL)
+
+
+def eval_target(name: str) -> str:
+    """Validate an `eval --check` value. Raises MediaError naming the choices."""
+    if name not in eval_targets():
+        raise MediaError(f"--check must be one of {', '.join(eval_targets())}, not {name!r}")
+    return name
 
 
 @dataclass(frozen=True)
@@ -102,20 +112,20 @@ def _clip(manifest: Path, line: int, r: dict[str, str]) -> LabelledClip:
                         (r.get("channel") or "").strip() or "original", offset_ms)
 
 
-def score_of(report: dict[str, Any], check: EvalCheck) -> float | None:
-    """The check's 0-100 score in a report, None when it did not judge."""
+def score_of(report: dict[str, Any], check: str) -> float | None:
+    """The check's 0-100 score in a report (check "overall": the fused score), None when it did not judge."""
     if report.get("verdict") == "error":
         return None
-    if check == EvalCheck.overall:
+    if check == OVERALL:
         return report.get("score")
-    return check_field(report, check.value)
+    return check_field(report, check)
 
 
 def offset_of(report: dict[str, Any]) -> float | None:
     return check_field(report, "lip_sync", "offset_ms")
 
 
-def evaluate(clips: list[LabelledClip], reports: dict[str, dict[str, Any]], check: EvalCheck) -> list[Row]:
+def evaluate(clips: list[LabelledClip], reports: dict[str, dict[str, Any]], check: str) -> list[Row]:
     """Table rows per (channel, kind) plus, per channel, all fakes pooled. reports: path -> report."""
     scored = [(c, score_of(reports[c.path], check) if c.path in reports else None) for c in clips]
     rows: list[Row] = []
@@ -148,12 +158,12 @@ def _row(channel: str, kind: str, label: str, items: list, reals: np.ndarray,
     return row
 
 
-def format_table(rows: list[Row], check: EvalCheck) -> str:
+def format_table(rows: list[Row], check: str) -> str:
     """Markdown table (pastes into a model card)."""
     def f(x: float | None) -> str:
         return "-" if x is None else f"{x:.3f}"
 
-    lines = [f"check: {check.value} (score 0-100, higher = more likely fake)", "",
+    lines = [f"check: {check} (score 0-100, higher = more likely fake)", "",
              "| channel | kind | label | n | judged | ROC AUC | EER | offset acc (+-40 ms) |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:

@@ -1,4 +1,5 @@
-"""Verdict from the checks: the most incriminating applicable check decides (after its weight).
+"""Verdict from the checks: the most incriminating applicable check decides (after its weight,
+the `weight` of its Check class: how much of its score counts toward the verdict).
 
 Thresholds on the 0-100 score (higher = more likely manipulated):
   score >= 70 -> fake, 40 <= score < 70 -> suspicious, below 40 -> authentic.
@@ -13,10 +14,6 @@ from .checks.base import CheckResult, Status
 
 FAKE_THRESHOLD = 70.0
 SUSPICIOUS_THRESHOLD = 40.0
-# How much of a check's score counts toward the verdict. The spoof model is weak
-# (models/MODEL_CARD_spoof.md: EER 26-34 % on unseen generators, 9 % of real LibriSpeech clips
-# above 50), so on its own it can make a recording suspicious (score >= 67), never fake.
-FUSION_WEIGHTS = {"synthetic_speech": 0.6}
 
 
 class Verdict(str, enum.Enum):
@@ -35,12 +32,15 @@ def verdict_for(score: float) -> Verdict:
     return Verdict.authentic
 
 
-def fuse(checks: dict[str, CheckResult]) -> tuple[Verdict, float | None, list[str]]:
-    """-> (verdict, clip score or None, reasons ordered by the score of their check)."""
+def fuse(checks: dict[str, CheckResult], weights: dict[str, float]) -> tuple[Verdict, float | None, list[str]]:
+    """-> (verdict, clip score or None, reasons ordered by the score of their check).
+
+    weights: check name -> share of its score that counts (1.0 when absent).
+    """
     applicable = {k: c for k, c in checks.items() if c.status == Status.ok}
     if not applicable:
         return Verdict.not_applicable, None, [f"{k}: {c.reason}" for k, c in checks.items()]
-    weighted = {k: c.score * FUSION_WEIGHTS.get(k, 1.0) for k, c in applicable.items()}
+    weighted = {k: c.score * weights.get(k, 1.0) for k, c in applicable.items()}
     score = max(weighted.values())
     ranked = sorted(applicable, key=lambda k: -weighted[k])
     reasons = [r for k in ranked if weighted[k] >= SUSPICIOUS_THRESHOLD for r in applicable[k].reasons]

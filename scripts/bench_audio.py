@@ -16,7 +16,7 @@ import torch
 
 from avdetect.audio.channels import Channel, apply_channel
 from avdetect.audio.vad import VadBackend, speech_activity
-from avdetect.checks.synthetic_speech import check_synthetic_speech, get_model
+from avdetect.checks.synthetic_speech import check_synthetic_speech, load_model
 from avdetect.constants import SAMPLE_RATE
 from avdetect.training.spoof_corpus import read_audio
 
@@ -54,17 +54,17 @@ def main() -> None:
     if args.telephone:
         x = apply_channel(x, Channel.tel_amr)
     dur = len(x) / SAMPLE_RATE
-    get_model()  # load once, not timed (a scan loads it once per process)
+    model = load_model()  # load once, not timed (a Detector loads it once)
     print(f"call: {dur / 60:.1f} min, torch threads {args.threads}")
     speech = {}
     for backend in (VadBackend.energy, VadBackend.webrtc, VadBackend.silero):
         speech[backend], dt = timed(speech_activity, x, backend)
         print(f"vad {backend.value:7s}: {dt:6.2f} s  {dur / dt:7.1f}x real time  "
               f"speech {speech[backend].mean():.0%}")
-    res, dt = timed(check_synthetic_speech, x, speech[VadBackend.webrtc])
+    res, dt = timed(lambda: check_synthetic_speech(x, speech[VadBackend.webrtc], model=model))
     print(f"spoof check ({res.fields.get('n_windows')} windows): {dt:6.2f} s  {dur / dt:7.1f}x real time  "
           f"score {res.score:.1f}")
-    _, dt2 = timed(lambda: check_synthetic_speech(x, speech_activity(x, VadBackend.webrtc)))
+    _, dt2 = timed(lambda: check_synthetic_speech(x, speech_activity(x, VadBackend.webrtc), model=model))
     print(f"webrtc VAD + spoof check: {dt2:6.2f} s  {dur / dt2:7.1f}x real time")
 
 

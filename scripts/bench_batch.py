@@ -91,14 +91,15 @@ def bench_floor(mode: str, paths: list[str], workers: int) -> dict:
 
 
 def bench_pipeline(paths: list[str], workers: int, batch_size: int) -> dict:
-    from avdetect.api import ScanOptions
+    from avdetect.batch.stages import ScanJob
+    from avdetect.checks.base import Settings
     from avdetect.batch.inputs import Source
     from avdetect.batch.local import iter_local
 
     pool, warm_s = _warm_pool("pipeline", workers)
     sources = [Source.of(p) for p in paths]
     t = time.perf_counter()
-    records = list(iter_local(sources, ScanOptions(device="cpu"), workers, batch_size, pool=pool))
+    records = list(iter_local(sources, ScanJob(Settings(device="cpu")), workers, batch_size, pool=pool))
     wall = time.perf_counter() - t
     errors = [r for r in records if r["verdict"] == "error"]
     assert len(records) == len(paths) and not errors, errors[:1]

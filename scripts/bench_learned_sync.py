@@ -4,7 +4,7 @@
     PYTHONPATH=. python scripts/bench_learned_sync.py --model models/sync FILE [FILE ...]
     PYTHONPATH=. python scripts/bench_learned_sync.py --whole-scan FILE [FILE ...]
 
---whole-scan times `avdetect.api.scan` (all checks, the shipped models) with and without the
+--whole-scan times `Detector.scan` (all checks, the shipped models) with and without the
 learned sync model, alternating per file, after one warm-up scan of the first file each way.
 """
 
@@ -53,16 +53,17 @@ def main() -> int:
 
 
 def whole_scan(files: list[str]) -> int:
-    from avdetect.api import ScanOptions, scan
+    from avdetect.checks.base import LipSyncMethod, Settings
+    from avdetect.detector import Detector
 
-    with_model, without = ScanOptions(), ScanOptions(learned_sync=False)
-    scan(files[0], with_model), scan(files[0], without)  # load every model once
+    with_model, without = Detector(Settings()), Detector(Settings(lip_sync=LipSyncMethod.correlation))
+    with_model.scan(files[0]), without.scan(files[0])  # warm up once each way
     t_with = t_without = 0.0
     for f in files:
         t0 = time.perf_counter()
-        r = scan(f, without)
+        r = without.scan(f).to_dict()
         t1 = time.perf_counter()
-        r2 = scan(f, with_model)
+        r2 = with_model.scan(f).to_dict()
         t2 = time.perf_counter()
         t_without, t_with = t_without + t1 - t0, t_with + t2 - t1
         print(f"{f}: {r.get('duration_s', 0):.1f} s media, scan {t1 - t0:.2f} s without the learned model "

@@ -52,12 +52,12 @@ def make_call(path: Path, minutes: float) -> Path:
 
 
 def bench(paths: list[Path]) -> tuple[float, float]:
-    from avdetect.api import scan
+    from avdetect import scan
 
     media = wall = 0.0
     for p in paths:
         t = time.perf_counter()
-        r = scan(p)
+        r = scan(p, device="cpu").to_dict()
         wall += time.perf_counter() - t
         media += r["duration_s"] or 0.0
     return media, wall
@@ -71,13 +71,13 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
-    from avdetect.api import scan
+    from avdetect import scan
 
     print(f"torch threads: {torch.get_num_threads()}")
     grid = sorted((DATA / "av" / "grid_s1" / "video").glob("*.mp4"))[: args.grid]
     with tempfile.TemporaryDirectory() as tmp:
         hd = make_hd_clip(Path(tmp) / "hd.mp4", args.hd_seconds)
-        scan(grid[0] if grid else hd)  # warm-up: model loading is not per-file cost
+        scan(grid[0] if grid else hd, device="cpu")  # warm-up: model loading is not per-file cost
         rows = []
         if grid:
             rows.append(("GRID 360x288 25 fps", *bench(grid)))

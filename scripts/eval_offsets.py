@@ -34,14 +34,14 @@ CONDITIONS = {  # name: (truth ms, reencode kwargs)
 
 
 def one(path: str) -> dict:
-    from avdetect.api import scan
+    from avdetect import scan
     from avdetect.synth import reencode
 
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, (_, kw) in CONDITIONS.items():
             p = path if kw is None else str(reencode(path, Path(tmp) / f"{name}.mp4", **kw))
-            r = scan(p)
+            r = scan(p, device="cpu").to_dict()
             lip = r["checks"].get("lip_sync", {})
             corr = lip.get("correlation", lip)  # the training-free check's own offset
             out[name] = (lip.get("offset_ms"), r["verdict"], corr.get("offset_ms"), lip.get("score"))

@@ -1,7 +1,7 @@
 """False alarms on real recordings: per check, the share of real clips scoring >= 40 and >= 70.
 
 Scans every step-th file matching each glob (relative to ../shared/data) with the full pipeline
-(`avdetect.api.scan`, default options) and prints, per set and check, how many clips the check
+(`avdetect.scan`, default options) and prints, per set and check, how many clips the check
 judged, its median score, the share at or above the suspicious (40) and fake (70) marks, and the
 verdict counts. All files must be real (unmanipulated) recordings.
 
@@ -27,11 +27,11 @@ CHECKS = ("lip_sync", "synthetic_speech")
 def _scan(path: str) -> dict:
     import torch
 
-    from avdetect.api import scan
+    from avdetect import scan
     from avdetect.batch.results import check_field
 
     torch.set_num_threads(1)
-    r = scan(path)
+    r = scan(path, device="cpu").to_dict()
     return {"verdict": r["verdict"], **{c: check_field(r, c) for c in CHECKS}}
 
 

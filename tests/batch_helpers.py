@@ -6,20 +6,19 @@ import os
 from pathlib import Path
 
 from avdetect import synth
-from avdetect.api import ScanOptions
 from avdetect.batch.inputs import Source
-from avdetect.batch.stages import Extracted, extract_one
+from avdetect.batch.stages import Extracted, ScanJob, extract_one
 
 BATCH_CLIP_S = 3.0  # seconds per generated clip: enough 2 s windows for the lip-sync check
 CRASH_MARK = "crash_worker"  # a file whose name contains this kills its worker process
 
 
-def crashing_extract(source: Source, options: ScanOptions) -> Extracted:
+def crashing_extract(source: Source, job: ScanJob) -> Extracted:
     """The real extract stage, except that it kills the worker process on CRASH_MARK files
     (stands in for a decoder segfault or an OOM kill)."""
     if CRASH_MARK in Path(source.path).name:
         os._exit(3)
-    return extract_one(source, options)
+    return extract_one(source, job)
 
 
 def make_clips(folder: Path, seed: int = 1) -> dict[str, Path]:

@@ -9,11 +9,27 @@ import pytest
 import torch
 
 from avdetect import synth
+from avdetect.checks.base import LipSyncMethod, Settings
+from avdetect.detector import Detector
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CLIP_S = 6.0
 
 torch.set_num_threads(1)  # tiny models: extra threads only add contention on shared CPUs
+
+CORRELATION_SETTINGS = Settings(device="cpu", lip_sync=LipSyncMethod.correlation)
+
+
+@pytest.fixture(scope="session")
+def correlation_detector() -> Detector:
+    """Generated faces are an animated photo: most tests measure the training-free lip-sync check."""
+    return Detector(CORRELATION_SETTINGS)
+
+
+@pytest.fixture(scope="session")
+def detector() -> Detector:
+    """The shipped models on the CPU, loaded once for the session."""
+    return Detector(Settings(device="cpu"))
 
 
 @pytest.fixture(scope="session")

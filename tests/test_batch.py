@@ -16,18 +16,20 @@ import pytest
 
 from typer.testing import CliRunner
 
-from avdetect.api import ScanOptions
 from avdetect.batch.inputs import Source, expand_inputs
 from avdetect.batch.local import WORKER_DIED, iter_local
 from avdetect.batch.results import CSV_COLUMNS, JsonlWriter, read_records
 from avdetect.batch.run import BatchOptions, plan, run_batch
+from avdetect.batch.stages import ScanJob
 from avdetect.cli import app
 from avdetect.features import extract
 from avdetect.visual.landmarks import FaceMeshTracker
 from avdetect import synth
 from batch_helpers import BATCH_CLIP_S, CRASH_MARK, crashing_extract, make_clips
 
-CPU = ScanOptions(device="cpu", learned_sync=False)  # generated faces: the training-free check
+from conftest import CORRELATION_SETTINGS
+
+CPU = ScanJob(CORRELATION_SETTINGS)  # generated faces: the training-free check
 
 
 @pytest.fixture(scope="module")
@@ -152,47 +154,50 @@ def test_reused_tracker_does_not_leak_state_across_files(clips, tmp_path):
     np.testing.assert_allclose(np.nan_to_num(fresh.landmarks), np.nan_to_num(reused.landmarks), atol=1e-5)
 
 
-def test_sync_model_batched_across_clips_matches_one_by_one(talking, tmp_path):
-    """run_checks_batch sends the windows of several clips through the sync model together."""
-    from avdetect.api import run_checks
-    from avdetect.batch.stages import learned_sync_batched, run_checks_batch
+def test_sync_model_batched_across_clips_matches_one_by_one(talking, tmp_path, detector, monkeypatch):
+    """Detector.check sends the windows of several clips through the sync model together."""
     from avdetect.checks import learned_sync
 
-    if not learned_sync.model_available():
-        pytest.skip("no shipped sync model in models/")
     frames, samples = talking
     paths = [synth.write_av(tmp_path / "a.mp4", frames, samples),
              synth.write_av(tmp_path / "b.mp4", frames[:40], samples[:40 * 640]),  # 1.6 s: shorter windows
              synth.write_av(tmp_path / "c.mp4", frames, synth.delay_audio(samples, 0.3)),
              synth.write_av(tmp_path / "d.wav", None, samples)]  # audio only: no lip_sync model call
     feats = [extract(p) for p in paths]
-    opts = ScanOptions(device="cpu", learned_sync=True)
-    batched = learned_sync_batched(feats, opts, batch_size=3)
-    assert [r is None for r in batched] == [False, False, False, True]
-    assert len(batched[0].windows) > len(batched[1].windows) >= 1
-    together = run_checks_batch(feats, opts, batch_size=3)
+    calls = []
+    real = learned_sync.score_learned_sync_many
+
+    def spy(clips, *a, **k):
+        calls.append(len(clips))
+        return real(clips, *a, **k)
+
+    monkeypatch.setattr(learned_sync, "score_learned_sync_many", spy)
+    together = detector.check(feats)
+    assert calls == [3]  # one model call for the three videos; the audio-only file is not applicable
+    assert together[3]["lip_sync"].status.value == "not_applicable"
     for f, t in zip(feats, together):
-        alone = run_checks(f, opts)
+        alone = detector.check([f])[0]
         assert alone["lip_sync"].status == t["lip_sync"].status
         if alone["lip_sync"].status.value == "ok":
             assert alone["lip_sync"].fields.get("p_sync") == pytest.approx(t["lip_sync"].fields.get("p_sync"), abs=1e-3)
             assert alone["lip_sync"].score == pytest.approx(t["lip_sync"].score, abs=0.1)
 
 
-def test_model_stage_isolates_a_clip_whose_checks_fail(clips, monkeypatch):
+def test_model_stage_isolates_a_clip_whose_checks_fail(clips, monkeypatch, correlation_detector):
     """A check that raises on one clip gives that file an error record; the others get reports."""
     from avdetect.batch import stages
 
     items = [stages.extract_one(Source.of(clips[k]), CPU) for k in ("in_sync", "late", "corrupt")]
-    real_run_checks = stages.run_checks
+    det = correlation_detector
+    real_check = det.check
 
-    def flaky(feats, options, learned=None):
-        if "late" in feats.info.path:
+    def flaky(feats, claimed=None):
+        if any("late" in f.info.path for f in feats):
             raise ValueError("boom")
-        return real_run_checks(feats, options, learned=learned)
+        return real_check(feats, claimed)
 
-    monkeypatch.setattr(stages, "run_checks", flaky)
-    records = stages.model_stage(items, CPU, batch_size=8)
+    monkeypatch.setattr(det, "check", flaky)
+    records = stages.model_stage(items, det, CPU, batch_size=8)
     assert [r["verdict"] for r in records][0] == "authentic"
     assert records[1]["verdict"] == "error" and "boom" in records[1]["error"] and "\n" not in records[1]["error"]
     assert records[2]["verdict"] == "error"  # the corrupt file's extraction error passes through

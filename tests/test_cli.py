@@ -44,11 +44,12 @@ def test_fusion_thresholds():
     def ok(score):
         return CheckResult(Status.ok, score, segments=[Segment(0, 2, score)], reasons=[f"r{score}"])
     na = CheckResult.not_applicable("no speech")
-    assert fuse({"a": ok(80), "b": na})[0].value == "fake"
-    assert fuse({"a": ok(50)})[0].value == "suspicious"
-    assert fuse({"a": ok(10), "b": ok(20)})[:2] == (fuse({"a": ok(20)})[0], 20)
-    assert fuse({"a": na})[0].value == "not_applicable"
-    rep = build_report("x.mp4", 5.0, {"lip_sync": ok(75), "speaker": na})
+    assert fuse({"a": ok(80), "b": na}, {})[0].value == "fake"
+    assert fuse({"a": ok(50)}, {})[0].value == "suspicious"
+    assert fuse({"a": ok(10), "b": ok(20)}, {})[:2] == (fuse({"a": ok(20)}, {})[0], 20)
+    assert fuse({"a": ok(80)}, {"a": 0.6})[:2] == (fuse({"a": ok(48)}, {})[0], 48)  # a check's weight counts
+    assert fuse({"a": na}, {})[0].value == "not_applicable"
+    rep = build_report("x.mp4", 5.0, {"lip_sync": ok(75), "speaker": na}).to_dict()
     assert rep["verdict"] == "fake" and rep["reasons"] == ["r75"]
     assert [s["start_s"] for s in rep["segments"]] == [0.0, 2.0, 4.0]
     assert rep["segments"][0]["lip_sync"] == 75 and rep["segments"][1]["lip_sync"] is None
@@ -62,14 +63,14 @@ def test_unknown_claimed_voice_is_a_one_line_error(in_sync_mp4, tmp_path, monkey
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "nobody" in p.stderr
 
 
-def test_unexpected_failure_is_an_error_report(monkeypatch, in_sync_mp4):
-    import avdetect.api as api
+def test_unexpected_failure_is_an_error_report(monkeypatch, in_sync_mp4, correlation_detector):
+    import avdetect.detector as detector
 
     def boom(*a, **k):
         raise RuntimeError("graph crashed\nsecond line")
 
-    monkeypatch.setattr(api, "extract", boom)
-    r = api.scan(in_sync_mp4)
+    monkeypatch.setattr(detector, "extract", boom)
+    r = correlation_detector.scan(in_sync_mp4).to_dict()
     assert r["verdict"] == "error" and "RuntimeError: graph crashed" in r["error"] and "\n" not in r["error"]
 
 

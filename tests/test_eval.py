@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from avdetect import synth
-from avdetect.evaluate import ALL_FAKES, EvalCheck, LabelledClip, evaluate, read_manifest
+from avdetect.evaluate import ALL_FAKES, LabelledClip, evaluate, read_manifest
 from avdetect.io import MediaError
 
 
@@ -26,7 +26,7 @@ def test_metrics_per_kind_and_channel():
     reports |= {f"/a{i}": _report(s) for i, s in enumerate([50, 60, 70])}  # all above every real
     reports |= {"/b0": _report(15), "/b1": _report(35), "/b2": _report(0, status="not_applicable")}
     reports |= {"/t_real": _report(80), "/t_fake": _report(5)}  # inverted in this channel
-    rows = {(r.channel, r.kind): r for r in evaluate(clips, reports, EvalCheck.synthetic_speech)}
+    rows = {(r.channel, r.kind): r for r in evaluate(clips, reports, "synthetic_speech")}
     assert rows[("clean", "gen_a")].auc == 1.0 and rows[("clean", "gen_a")].eer == 0.0
     b = rows[("clean", "gen_b")]
     assert (b.n, b.n_scored) == (3, 2) and b.auc == pytest.approx((1 + 3) / 8)  # 15 beats 10; 35 beats 3
@@ -39,7 +39,7 @@ def test_offset_accuracy_and_missing_reports():
     clips = [LabelledClip("/x", 1, "late", "original", 200.0), LabelledClip("/y", 1, "late", "original", 200.0),
              LabelledClip("/z", 1, "late", "original", 200.0)]
     reports = {"/x": _report(90, offset=230), "/y": _report(90, offset=260)}  # /z: no report at all
-    (row,) = evaluate(clips, reports, EvalCheck.lip_sync)
+    (row,) = evaluate(clips, reports, "lip_sync")
     assert row.offset_acc == pytest.approx(1 / 3) and row.n_offset == 3 and row.n_scored == 2
 
 

@@ -15,7 +15,6 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from avdetect.api import ScanOptions, scan
 from avdetect.cli import app
 from avdetect.report.html import N_KEY_FRAMES, key_frames, render_html, write_index
 from batch_helpers import make_clips
@@ -58,8 +57,8 @@ def test_scan_html_has_verdict_timeline_and_key_frames(late_page):
     assert "<script" not in page and "http://" not in page and "https://" not in page  # self-contained
 
 
-def test_key_frames_carry_lip_landmarks_inside_the_frame(clips):
-    report = scan(clips["late"], ScanOptions(device="cpu", learned_sync=False))  # generated face: training-free check
+def test_key_frames_carry_lip_landmarks_inside_the_frame(clips, correlation_detector):
+    report = correlation_detector.scan(clips["late"]).to_dict()  # generated face: training-free check
     frames = key_frames(report, clips["late"])
     assert len(frames) == N_KEY_FRAMES
     for kf in frames:

