@@ -26,7 +26,7 @@ import numpy as np
 
 from .batch.results import check_field
 from .io import MediaError
-from .training.metrics import eer, roc_auc
+from .metrics import eer, roc_auc
 
 OFFSET_TOLERANCE_MS = 40.0  # +-1 video frame at 25 fps
 ALL_FAKES = "ALL FAKES"

@@ -25,7 +25,7 @@ from avdetect.audio.embedding import embed, speech_only
 from avdetect.checks.speaker import SIMILARITY_THRESHOLD
 from avdetect.audio.vad import VadBackend, speech_activity
 from avdetect.training.spoof_corpus import read_audio
-from avdetect.training.metrics import eer, roc_auc
+from avdetect.metrics import eer, roc_auc
 
 ROOT = Path(__file__).resolve().parents[1]
 

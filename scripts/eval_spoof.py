@@ -23,7 +23,7 @@ from avdetect.checks.synthetic_speech import REPORT_THRESHOLD
 from avdetect.fusion import FUSION_WEIGHTS, SUSPICIOUS_THRESHOLD
 from avdetect.models.spoof import load
 from avdetect.training.spoof_corpus import UNSEEN_GENERATORS, Corpus, Split
-from avdetect.training.metrics import eer, roc_auc
+from avdetect.metrics import eer, roc_auc
 from avdetect.training.spoof_data import channel_group
 from avdetect.training.train_spoof import evaluate, score_variant, variants_cache, variants_for
 

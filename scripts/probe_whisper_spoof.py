@@ -38,7 +38,7 @@ import torch.nn.functional as F
 
 from avdetect.audio.whisper import WHISPER_SAMPLES_PER_FEATURE, _model_files, whisper_log_mel
 from avdetect.constants import SAMPLE_RATE
-from avdetect.training.metrics import eer
+from avdetect.metrics import eer
 from avdetect.training.spoof_corpus import Corpus, Item, Split
 from avdetect.training.spoof_data import channel_group, make_variant, variant_channels
 from avdetect.training.train_spoof import class_kind_weights, is_val, split_items

@@ -16,7 +16,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from avdetect.cli import app
-from avdetect.report.html import N_KEY_FRAMES, key_frames, render_html, write_index
+from avdetect.report.html import N_KEY_FRAMES, html_name, key_frames, render_html, write_index
 from batch_helpers import make_clips
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -83,6 +83,17 @@ def test_index_lists_every_file_with_its_verdict(tmp_path):
             for n, v, s in (("a", "fake", 100.0), ("b", "authentic", 0.0), ("c", "error", None))]
     page = write_index(recs, tmp_path).read_text()
     assert page.count("<tr>") == 4 and "3 files: authentic 1, error 1, fake 1" in page
+
+
+def test_index_escapes_text_links_written_pages_and_leaves_missing_values_empty(tmp_path):
+    recs = [{"file": "/m/<b>&.mp4", "verdict": "fake", "score": 90.0, "duration_s": None,
+             "reasons": ["lags <x>", "y & z"], "checks": {}},
+            {"file": "/m/ok.mp4", "verdict": "authentic", "score": 0.0, "duration_s": 2.0, "reasons": [], "checks": {}}]
+    (tmp_path / html_name(recs[1])).write_text("page")
+    page = write_index(recs, tmp_path).read_text()
+    assert "<b>&" not in page and "&lt;b&gt;&amp;.mp4" in page and "lags &lt;x&gt;; y &amp; z" in page
+    assert f'<a href="{html_name(recs[1])}">ok.mp4</a>' in page and page.count("<a href") == 1
+    assert "None" not in page  # a missing duration is an empty cell
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (CI installs it: see .ci/run)")

@@ -1,7 +1,8 @@
 """Self-contained HTML report: verdict, reasons, timeline plot, key frames with lip landmarks.
 
 No external assets: the timeline (matplotlib) and the key frames (PIL) are embedded as base64
-images; every piece of text from the report is HTML-escaped.
+images. The markup is in the Jinja2 templates of report/templates/ (autoescaped: every piece of
+text from the report is HTML-escaped).
 """
 
 from __future__ import annotations
@@ -9,13 +10,13 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import html
 import io as _bytesio
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import numpy as np
 
 from ..constants import VIDEO_FPS
@@ -31,6 +32,19 @@ VERDICT_COLOURS = {"authentic": "#2e7d32", "suspicious": "#ef6c00", "fake": "#c6
                    "not_applicable": "#616161", "error": "#6a1b9a"}
 
 
+def _basename(path: Any) -> str:
+    """The file name of a path as the page shows it (str(None) -> "None", as before)."""
+    return Path(str(path)).name
+
+
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("avdetect.report", "templates"), autoescape=True,
+    undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+    finalize=lambda x: "" if x is None else x)  # None prints as nothing
+TEMPLATES.filters["basename"] = _basename
+TEMPLATES.globals["verdict_colours"] = VERDICT_COLOURS
+
+
 @dataclass
 class KeyFrame:
     """A frame at time_s with its score; lips: (40, 2) pixel points drawn on it, or None (no face)."""
@@ -39,10 +53,6 @@ class KeyFrame:
     score: float
     rgb: np.ndarray
     lips: np.ndarray | None
-
-
-def _e(x: Any) -> str:
-    return html.escape("" if x is None else str(x), quote=True)
 
 
 def html_name(report: dict[str, Any]) -> str:
@@ -164,61 +174,22 @@ def _frame_b64(kf: KeyFrame) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-_CSS = """body{font-family:system-ui,sans-serif;margin:24px;max-width:1000px;color:#222}
-.verdict{display:inline-block;padding:4px 12px;border-radius:4px;color:#fff;font-weight:bold}
-table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
-figure{display:inline-block;margin:6px}figcaption{font-size:13px;color:#555}.muted{color:#777}"""
-
-
-def _page(title: str, body: str) -> str:
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{_e(title)}</title>"
-            f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n")
-
-
-def _verdict_badge(verdict: str) -> str:
-    colour = VERDICT_COLOURS.get(verdict, "#444")
-    return f'<span class="verdict" style="background:{colour}">{_e(verdict)}</span>'
-
-
-def _checks_table(report: dict[str, Any]) -> str:
+def _check_rows(report: dict[str, Any]) -> list[tuple[str, Any, Any, Any]]:
+    """(name, status, score, details) per check: the ok checks' measurements, else the reason."""
     rows = []
     for name, c in report.get("checks", {}).items():
         detail = ", ".join(f"{k} {c[k]}" for k in ("offset_ms", "confidence", "similarity", "claimed", "match")
                            if c.get(k) is not None) if c.get("status") == "ok" else c.get("reason")
-        rows.append(f"<tr><td>{_e(name)}</td><td>{_e(c.get('status'))}</td><td>{_e(c.get('score'))}</td>"
-                    f"<td>{_e(detail)}</td></tr>")
-    return ("<table><tr><th>check</th><th>status</th><th>score</th><th>details</th></tr>"
-            + "".join(rows) + "</table>") if rows else ""
+        rows.append((name, c.get("status"), c.get("score"), detail))
+    return rows
 
 
 def render_html(report: dict[str, Any], frames: list[KeyFrame] | None = None) -> str:
     """The report page as a string (self-contained)."""
-    score = report.get("score")
-    parts = [f"<h1>{_e(Path(str(report.get('file'))).name)}</h1>",
-             f"<p class=\"muted\">{_e(report.get('file'))} &middot; {_e(report.get('duration_s'))} s"
-             f" &middot; avdetect {_e(report.get('avdetect_version'))}</p>",
-             f"<p>{_verdict_badge(report.get('verdict', 'error'))} "
-             f"score <b>{_e('n/a' if score is None else f'{score:.0f}')}</b>/100 "
-             f"<span class=\"muted\">(&ge;{FAKE_THRESHOLD:.0f} fake, &ge;{SUSPICIOUS_THRESHOLD:.0f} suspicious)"
-             f"</span></p>"]
-    if report.get("error"):
-        parts.append(f"<p><b>error:</b> {_e(report['error'])}</p>")
-    if report.get("reasons"):
-        parts.append("<h2>Why</h2><ul>" + "".join(f"<li>{_e(r)}</li>" for r in report["reasons"]) + "</ul>")
-    parts.append(_checks_table(report))
-    png = timeline_png(report)
-    if png:
-        parts.append(f'<h2>Timeline</h2><img class="timeline" alt="timeline of check scores" '
-                     f'src="data:image/png;base64,{png}">')
-    if frames:
-        figs = "".join(
-            f'<figure><img alt="key frame at {kf.time_s:.2f} s" src="data:image/png;base64,{_frame_b64(kf)}">'
-            f"<figcaption>{kf.time_s:.2f} s &middot; lip-sync score {kf.score:.0f}"
-            f"{'' if kf.lips is not None else ' &middot; no face found'}</figcaption></figure>" for kf in frames)
-        parts.append("<h2>Key frames (highest lip-sync scores; red: outer lips, blue: inner)</h2>" + figs)
-    for w in report.get("warnings") or []:
-        parts.append(f'<p class="muted">warning: {_e(w)}</p>')
-    return _page(f"avdetect: {report.get('file')}", "\n".join(parts))
+    return TEMPLATES.get_template("report.html").render(
+        report=report, checks=_check_rows(report), timeline=timeline_png(report),
+        frames=[(kf, _frame_b64(kf)) for kf in frames or []],
+        fake_threshold=FAKE_THRESHOLD, suspicious_threshold=SUSPICIOUS_THRESHOLD)
 
 
 def write_html(report: dict[str, Any], out: str | os.PathLike, media_path: str | os.PathLike | None = None) -> Path:
@@ -239,15 +210,10 @@ def write_index(records: list[dict[str, Any]], html_dir: str | os.PathLike) -> P
     for r in sorted(records, key=lambda r: (-(r.get("score") or -1), str(r.get("file")))):
         counts[r.get("verdict", "error")] = counts.get(r.get("verdict", "error"), 0) + 1
         name = html_name(r)
-        link = (f'<a href="{_e(name)}">{_e(Path(str(r.get("file"))).name)}</a>' if (html_dir / name).exists()
-                else _e(Path(str(r.get("file"))).name))
-        why = r.get("error") or "; ".join(r.get("reasons") or [])
-        rows.append(f"<tr><td>{link}</td><td>{_verdict_badge(r.get('verdict', 'error'))}</td>"
-                    f"<td>{_e(r.get('score'))}</td><td>{_e(r.get('duration_s'))}</td><td>{_e(why)}</td></tr>")
-    summary = ", ".join(f"{_e(k)} {v}" for k, v in sorted(counts.items()))
-    body = (f"<h1>avdetect batch report</h1><p>{len(records)} files: {summary}</p>"
-            "<table><tr><th>file</th><th>verdict</th><th>score</th><th>duration (s)</th><th>why</th></tr>"
-            + "".join(rows) + "</table>")
+        rows.append({"name": _basename(r.get("file")), "link": name if (html_dir / name).exists() else None,
+                     "verdict": r.get("verdict", "error"), "score": r.get("score"),
+                     "duration_s": r.get("duration_s"), "why": r.get("error") or "; ".join(r.get("reasons") or [])})
     out = html_dir / "index.html"
-    out.write_text(_page("avdetect batch report", body), encoding="utf-8")
+    page = TEMPLATES.get_template("index.html").render(rows=rows, counts=sorted(counts.items()))
+    out.write_text(page, encoding="utf-8")
     return out

@@ -22,10 +22,10 @@ from ..audio.features import speech_envelope
 from ..audio.vad import speech_activity
 from ..checks.sync_correlation import LAGS, _zscore, lag_curve
 from ..constants import AUDIO_SAMPLES_PER_FRAME
+from ..metrics import eer_labels, roc_auc_labels
 from ..visual.landmarks import MouthTrack, mouth_opening
 from .sync_corpus import CachedClip
 from .data import MIN_WINDOW_FRAMES
-from .metrics import eer_labels, roc_auc_labels
 
 A = AUDIO_SAMPLES_PER_FRAME
 OFFSETS_200 = (-5, 5)  # frames = +-200 ms

@@ -13,9 +13,9 @@ import torch
 
 from ..checks.synthetic_speech import window_starts
 from ..constants import MEL_FPS
+from ..metrics import eer, roc_auc
 from ..models.spoof import SpoofConfig, SpoofNet
 from .spoof_corpus import Corpus, Item, Split, speaker_known
-from .metrics import eer, roc_auc
 from .spoof_data import Variant, build_variants, channel_group, random_crop, spec_augment, spectral_eq
 
 
