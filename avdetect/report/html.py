@@ -21,13 +21,13 @@ import numpy as np
 
 from ..constants import VIDEO_FPS
 from ..fusion import FAKE_THRESHOLD, SUSPICIOUS_THRESHOLD
+from .text import detail_fields
 
 N_KEY_FRAMES = 3  # key frames shown, at the highest-scoring lip-sync segments
 KEY_FRAME_MIN_GAP_S = 0.4  # s between key frames (just under one 0.5 s segment hop, which lands on whole frames)
 KEY_FRAME_WIDTH_PX = 300  # three fit side by side in a 1000 px page
 PLOT_SIZE_IN = (9.0, 2.6)  # inches at PLOT_DPI
 PLOT_DPI = 100
-TIMELINE_CHECKS = ("lip_sync", "synthetic_speech")
 VERDICT_COLOURS = {"authentic": "#2e7d32", "suspicious": "#ef6c00", "fake": "#c62828",
                    "not_applicable": "#616161", "error": "#6a1b9a"}
 
@@ -68,9 +68,16 @@ def _png_b64(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def timeline_checks() -> list[str]:
+    """The checks whose segments the timeline draws (Check.timeline), in report order."""
+    from ..checks import CHECKS
+
+    return [c.name for c in CHECKS if c.timeline]
+
+
 def timeline_png(report: dict[str, Any]) -> str | None:
     """Base64 PNG of each check's segment scores over time (None: no check has segments)."""
-    series = {name: report.get("checks", {}).get(name, {}).get("segments") or [] for name in TIMELINE_CHECKS}
+    series = {name: report.get("checks", {}).get(name, {}).get("segments") or [] for name in timeline_checks()}
     if not any(series.values()):
         return None
     import matplotlib
@@ -178,7 +185,7 @@ def _check_rows(report: dict[str, Any]) -> list[tuple[str, Any, Any, Any]]:
     """(name, status, score, details) per check: the ok checks' measurements, else the reason."""
     rows = []
     for name, c in report.get("checks", {}).items():
-        detail = ", ".join(f"{k} {c[k]}" for k in ("offset_ms", "confidence", "similarity", "claimed", "match")
+        detail = ", ".join(f"{k} {c[k]}" for k in detail_fields(name)
                            if c.get(k) is not None) if c.get("status") == "ok" else c.get("reason")
         rows.append((name, c.get("status"), c.get("score"), detail))
     return rows
