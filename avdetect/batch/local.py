@@ -64,18 +64,16 @@ def iter_local(sources: list[Source], job: ScanJob, workers: int = 2, batch_size
                detector: Detector | None = None) -> Iterator[dict[str, Any]]:
     """Yield one record per source (in completion order) as soon as it is done.
 
-    extract_fn: what a worker does with a file (default: extract_one, or scan_one when
-    job.checks_in_workers); pool: an already started pool of `workers` processes (new_pool; e.g.
-    warmed up by a benchmark), shut down at the end like one made here; detector: the main
-    process's (built from job.settings when needed and not given).
+    extract_fn: what a worker does with a file (default: scan_one when job.worker_checks, else
+    extract_one); pool: an already started pool of `workers` processes (new_pool; e.g. warmed up
+    by a benchmark), shut down at the end like one made here; detector: the main process's (built
+    from job.settings when not given: missing weights fail here, before any worker starts).
     """
     assert workers >= 1 and batch_size >= 1, (workers, batch_size)
-    fn = extract_fn or (scan_one if job.checks_in_workers else extract_one)
+    fn = extract_fn or (scan_one if job.worker_checks else extract_one)
     sched = _Scheduler(sources, workers)
-    threads = None
-    if not job.checks_in_workers:
-        detector = detector or Detector(job.settings)  # fails here, before any worker starts
-        threads = _main_threads(job.settings.device, workers)
+    detector = detector or Detector(job.settings)
+    threads = None if job.worker_checks else _main_threads(job.settings.device, workers)
     pool = pool or new_pool(workers)
     try:
         while sched.busy():

@@ -5,7 +5,7 @@ extract stage (CPU workers): path -> Extracted (ClipFeatures, or the error messa
     costs ~50-100 ms and a cold import of mediapipe + torch seconds; both are paid once).
 model stage (a Detector, on the chosen device): list[Extracted] -> records
     Detector.reports is where learned models batch their windows across files.
-scan stage (CPU workers, `ScanJob.checks_in_workers`): path -> record; each worker holds its own
+scan stage (CPU workers, `ScanJob.worker_checks`): path -> record; each worker holds its own
     Detector, so the models run beside the decoding instead of after it.
 """
 
@@ -33,13 +33,22 @@ class ScanJob:
     """What every worker needs to process a file (picklable).
 
     checks_in_workers: the workers run the checks too (each loads the models once) and send back
-    finished records; else the main process runs them on batches of extracted features.
+    finished records; else the main process runs them on batches of extracted features. None:
+    on the CPU yes (the models then run beside the decoding on every core), with a GPU no (the
+    main process batches the clips' windows on it).
     """
 
     settings: Settings = Settings()
     claimed: str | None = None
     max_duration_s: float | None = None
-    checks_in_workers: bool = False
+    checks_in_workers: bool | None = None
+
+    @property
+    def worker_checks(self) -> bool:
+        """Whether the workers run the checks (checks_in_workers, None resolved by device)."""
+        if self.checks_in_workers is None:
+            return self.settings.device == "cpu"
+        return self.checks_in_workers
 
 
 @dataclass
