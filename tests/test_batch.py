@@ -159,7 +159,7 @@ def test_sync_model_batched_across_clips_matches_one_by_one(talking, tmp_path):
     from avdetect.checks import learned_sync
 
     if not learned_sync.model_available():
-        pytest.skip("no shipped sync model in models/")
+        pytest.skip("no shipped sync model in avdetect/models/weights/")
     frames, samples = talking
     paths = [synth.write_av(tmp_path / "a.mp4", frames, samples),
              synth.write_av(tmp_path / "b.mp4", frames[:40], samples[:40 * 640]),  # 1.6 s: shorter windows

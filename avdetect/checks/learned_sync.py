@@ -24,7 +24,7 @@ import torch
 
 from ..constants import (AUDIO_SAMPLES_PER_FRAME, FRAME_MS, SYNC_HOP_S, SYNC_MIN_SPEECH_FRACTION,
                          SYNC_WINDOW_FRAMES, VIDEO_FPS)
-from ..models import models_dir
+from ..models.store import model_dir
 from ..models.sync import AudioFrontend, SyncConfig, SyncTransformer, load_model
 from ..training.data import MIN_WINDOW_FRAMES, window_features
 from ..visual.landmarks import MouthTrack
@@ -84,7 +84,7 @@ class LearnedSync:
 
 def model_stem() -> Path:
     """$AVDETECT_SYNC_MODEL, else sync in models_dir() ($AVDETECT_MODEL_DIR or models/)."""
-    return Path(os.environ.get(MODEL_ENV, models_dir() / "sync"))
+    return Path(os.environ.get(MODEL_ENV, model_dir() / "sync"))
 
 
 def model_available() -> bool:

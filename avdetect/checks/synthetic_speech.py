@@ -16,7 +16,7 @@ import torch
 from ..audio.features import n_video_frames
 from ..audio.vad import VadBackend, speech_activity
 from ..constants import MEL_HOP, SAMPLE_RATE, VIDEO_FPS
-from ..models import models_dir
+from ..models.store import model_dir
 from ..models import spoof as spoof_model
 from .base import CheckResult, Segment, Status, fmt_time
 
@@ -30,13 +30,13 @@ REPORT_THRESHOLD = 50.0  # default; the shipped config may calibrate its own
 
 def model_paths() -> tuple[Path, Path]:
     """models/spoof.safetensors + models/spoof.json ($AVDETECT_MODEL_DIR overrides the folder)."""
-    d = models_dir()
+    d = model_dir()
     return d / "spoof.safetensors", d / "spoof.json"
 
 
 @functools.lru_cache(maxsize=4)
 def _cached_model(weights: str, config: str, device: str) -> spoof_model.SpoofNet:
-    return spoof_model.load(Path(weights), Path(config), device)
+    return spoof_model.load_model(Path(config).with_suffix(""), device)
 
 
 def get_model(device: str = "cpu") -> spoof_model.SpoofNet:
