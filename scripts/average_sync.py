@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Average the weights of sync models of one config (a training stage and its continuation).
 
-    PYTHONPATH=. python scripts/average_sync.py models/sync runs/sync7/best --out runs/soup67/sync
+    PYTHONPATH=. python scripts/average_sync.py avdetect/models/weights/sync runs/sync7/best --out runs/soup67/sync
     PYTHONPATH=. python scripts/calibrate_sync.py --model runs/soup67/sync
 
 The result records its sources (stem, weight, sha256) under "training" in its JSON and carries

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Time the learned sync check against feature extraction (FaceMesh dominates a scan).
 
-    PYTHONPATH=. python scripts/bench_learned_sync.py --model models/sync FILE [FILE ...]
+    PYTHONPATH=. python scripts/bench_learned_sync.py --model avdetect/models/weights/sync FILE [FILE ...]
     PYTHONPATH=. python scripts/bench_learned_sync.py --whole-scan FILE [FILE ...]
 
 --whole-scan times `Detector.scan` (all checks, the shipped models) with and without the
@@ -24,7 +24,7 @@ from avdetect.models.sync import load_model
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("files", nargs="+")
-    ap.add_argument("--model", default="models/sync")
+    ap.add_argument("--model", default="avdetect/models/weights/sync")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's, as in `avdetect scan`)")
     ap.add_argument("--offset-method", choices=[m.value for m in OffsetMethod], default="auto",
                     help="auto (as in scan): the offset scan only for clips the model doubts")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Fit the sync model's score calibration on the validation split and store it in its JSON.
 
-    PYTHONPATH=. python scripts/calibrate_sync.py --model models/sync --cache cache/sync
+    PYTHONPATH=. python scripts/calibrate_sync.py --model avdetect/models/weights/sync --cache cache/sync
 
 Platt scaling: p_sync = sigmoid(scale * logit + bias), fitted by class-balanced logistic
 regression of "in sync" on the clip-level logit over the validation trials (originals vs
@@ -47,7 +47,7 @@ def rates(p: np.ndarray, y: np.ndarray) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="models/sync")
+    ap.add_argument("--model", default="avdetect/models/weights/sync")
     ap.add_argument("--cache", default="cache/sync")
     ap.add_argument("--tts-bank", default="cache/tts/bank.npz")
     ap.add_argument("--threads", type=int, default=2)

@@ -21,7 +21,8 @@ import torch
 
 from avdetect.checks.synthetic_speech import REPORT_THRESHOLD
 from avdetect.fusion import FUSION_WEIGHTS, SUSPICIOUS_THRESHOLD
-from avdetect.models.spoof import load
+from avdetect.models.spoof import load_model
+from avdetect.models.store import model_dir
 from avdetect.training.spoof_corpus import UNSEEN_GENERATORS, Corpus, Split
 from avdetect.metrics import eer, roc_auc
 from avdetect.training.spoof_data import channel_group
@@ -46,7 +47,7 @@ def pooled(model, variants, group: str, unseen: bool, unseen_kinds: frozenset[st
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", type=Path, default=ROOT / "cache" / "spoof")
-    ap.add_argument("--model-dir", type=Path, default=ROOT / "models")
+    ap.add_argument("--model-dir", type=Path, default=model_dir())
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--unseen", default=None,
                     help="generators the model did not train on, comma-separated (default: those its "
@@ -57,9 +58,9 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     t0 = time.time()
-    model = load(args.model_dir / "spoof.safetensors", args.model_dir / "spoof.json")
+    model = load_model(args.model_dir / "spoof")
     unseen = frozenset(g for g in (args.unseen.split(",") if args.unseen else
-                                   model.cfg.training.get("unseen_generators", UNSEEN)) if g)
+                                   model.training_record.get("unseen_generators", UNSEEN)) if g)
     print(f"unseen generators: {', '.join(sorted(unseen))}")
     corpus = Corpus(args.corpus)
     cache = variants_cache(corpus, Split.test, model.cfg.features, args.seed)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Evaluate the learned lip-sync model and the training-free check on held-out clips.
 
-    PYTHONPATH=. python scripts/eval_sync.py --model models/sync --split test
+    PYTHONPATH=. python scripts/eval_sync.py --model avdetect/models/weights/sync --split test
 
 Held-out = the "test" split of avdetect.training.data.assign_splits (av/multi + the last 15 %
 of LRC-AR clips by number) and the held-out TTS utterances. Prints a markdown table.
@@ -53,7 +53,7 @@ def fmt_groups(name: str, groups: dict) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="models/sync")
+    ap.add_argument("--model", default="avdetect/models/weights/sync")
     ap.add_argument("--cache", default="cache/sync")
     ap.add_argument("--tts-bank", default="cache/tts/bank.npz")
     ap.add_argument("--split", default="test", choices=[s.value for s in Split])

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Grow a trained sync model by one transformer layer that starts as the identity.
 
-    PYTHONPATH=. python scripts/grow_sync.py models/sync --out runs/grow/sync
+    PYTHONPATH=. python scripts/grow_sync.py avdetect/models/weights/sync --out runs/grow/sync
 
 The grown model computes what the source did (training/sync.grow_layer; checked here on
 random input before saving); continuing training from it (train_sync.py --init-from) uses the
@@ -33,7 +33,7 @@ def same_outputs(a: SyncTransformer, b: SyncTransformer, seed: int = 0, frames: 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("source", help="model stem, e.g. models/sync")
+    ap.add_argument("source", help="model stem, e.g. avdetect/models/weights/sync")
     ap.add_argument("--out", required=True, help="stem for the grown model")
     a = ap.parse_args()
     src = load_model(a.source, "cpu")

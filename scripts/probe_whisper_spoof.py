@@ -17,7 +17,7 @@ time of the 512-d states: 8 levels (conv output, blocks 1-6, final layer norm) x
      training split's fakes, none of which the model saw.
   N  L with Kokoro and HiFi-GAN among the training fakes (--train-also kokoro,hifigan --methods L).
   O  L on a corpus that also holds our own vocoder's copies (build_spoof_corpus.py --vocoder
-     models/vocoder; --corpus cache/spoofIV --methods L).
+     avdetect/models/weights/vocoder; --corpus cache/spoofIV --methods L).
 
 Usage: PYTHONPATH=. python scripts/probe_whisper_spoof.py --corpus cache/spoofI [--workers 2]
 (features are cached next to the corpus: whisper_layers_{split}_{digest of the item ids}.npz)

@@ -1,8 +1,8 @@
 """Train the spoof network on cache/spoof (run scripts/build_spoof_corpus.py first).
 
-Usage: PYTHONPATH=. python scripts/train_spoof.py [--steps 900] [--out models]
+Usage: PYTHONPATH=. python scripts/train_spoof.py [--steps 900] [--out avdetect/models/weights]
        (the same as `avdetect train spoof`)
-Writes models/spoof.safetensors + models/spoof.json; prints wall time. Fixed seeds.
+Writes avdetect/models/weights/spoof.safetensors + avdetect/models/weights/spoof.json; prints wall time. Fixed seeds.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from avdetect.models.spoof import Features, Head
+from avdetect.models.store import PACKAGE_MODEL_DIR
 from avdetect.training.spoof_corpus import UNSEEN_GENERATORS
 from avdetect.training.train_spoof import TrainConfig, train_and_save
 
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", type=Path, default=ROOT / "cache" / "spoof")
-    ap.add_argument("--out", type=Path, default=ROOT / "models")
+    ap.add_argument("--out", type=Path, default=PACKAGE_MODEL_DIR)
     ap.add_argument("--steps", type=int, default=TrainConfig.steps)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--features", choices=[f.value for f in Features], default=Features.logspec.value)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Train the lip-sync transformer on the cached corpus (see scripts/build_sync_corpus.py).
 
-    PYTHONPATH=. python scripts/train_sync.py --steps 3000 --max-minutes 25 --out models/sync
+    PYTHONPATH=. python scripts/train_sync.py --steps 3000 --max-minutes 25 --out avdetect/models/weights/sync
 """
 
 from __future__ import annotations

@@ -167,9 +167,9 @@ def test_shipped_model_on_shared_clip():
     clip = DATA / "av" / "grid_s1" / "video" / "bbaf2n.mp4"
     if not clip.exists():
         pytest.skip(f"shared data not found at {DATA.resolve()} (needs ../shared/data next to the repo)")
-    stem = Path(__file__).resolve().parents[1] / "models" / "sync"
+    stem = Path(__file__).resolve().parents[1] / "avdetect" / "models" / "weights" / "sync"
     if not stem.with_suffix(".json").exists():
-        pytest.skip("models/sync.json not shipped in this checkout")
+        pytest.skip("avdetect/models/weights/sync.json not shipped in this checkout")
     from avdetect.features import extract
 
     f = extract(clip)

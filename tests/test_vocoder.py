@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from avdetect.constants import SAMPLE_RATE
+from avdetect.models.store import ModelFileError
 from avdetect.training import vocoder as V
 from avdetect.training.spoof_corpus import Corpus, Item, Split
 from avdetect.training.train_spoof import variants_cache
@@ -39,12 +40,12 @@ def test_vocoder_learns_a_tone_and_round_trips(tmp_path):
     meta = json.loads((tmp_path / "voc.json").read_text())
     weights = (tmp_path / "voc.safetensors").read_bytes()
     (tmp_path / "voc.safetensors").write_bytes(weights[:-4] + b"\0\0\0\0")
-    with pytest.raises(ValueError, match="sha256"):
+    with pytest.raises(ModelFileError, match="sha256"):
         V.load_vocoder(tmp_path / "voc")
     (tmp_path / "voc.safetensors").write_bytes(weights)
     meta["version"] = 99
     (tmp_path / "voc.json").write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match="version"):
+    with pytest.raises(ModelFileError, match="version"):
         V.load_vocoder(tmp_path / "voc")
 
 

@@ -16,6 +16,7 @@ from avdetect.checks.synthetic_speech import _reasons, check_synthetic_speech, f
 from avdetect.checks.base import Segment
 from avdetect.constants import SAMPLE_RATE
 from avdetect.models import spoof
+from avdetect.models.store import ModelFileError
 
 SR = SAMPLE_RATE
 
@@ -67,19 +68,25 @@ def test_spoof_net_shapes_any_length():
 def test_spoof_save_load_checks_version_and_sha(tmp_path):
     torch.manual_seed(0)
     model = spoof.SpoofNet(spoof.SpoofConfig.tiny()).eval()
-    w, c = tmp_path / "m.safetensors", tmp_path / "m.json"
-    spoof.save(model, w, c)
-    again = spoof.load(w, c)
+    model.training_record = {"steps": 1}
+    c = spoof.save_model(model, tmp_path / "m")
+    w = tmp_path / "m.safetensors"
+    again = spoof.load_model(tmp_path / "m")
     x = torch.randn(2, 100, model.cfg.n_mels)
     assert torch.allclose(model(x), again(x))
+    assert again.training_record == {"steps": 1}
     raw = json.loads(c.read_text())
+    assert raw["kind"] == spoof.MODEL_KIND and raw["calibration"] == {"scale": 1.0, "bias": 0.0}
     c.write_text(json.dumps({**raw, "version": 999}))
-    with pytest.raises(spoof.ConfigError, match="version"):
-        spoof.load(w, c)
+    with pytest.raises(ModelFileError, match="version"):
+        spoof.load_model(tmp_path / "m")
+    c.write_text(json.dumps({**raw, "config": {**raw["config"], "channels": [8, 16]}}))
+    with pytest.raises(ModelFileError, match="do not fit"):
+        spoof.load_model(tmp_path / "m")
     c.write_text(json.dumps(raw))
     w.write_bytes(w.read_bytes()[:-4] + b"\0\0\0\0")
-    with pytest.raises(spoof.ConfigError, match="sha256"):
-        spoof.load(w, c)
+    with pytest.raises(ModelFileError, match="sha256"):
+        spoof.load_model(tmp_path / "m")
 
 
 def test_spoof_calibration_is_fitted_monotonic_and_saved(tmp_path):
@@ -98,12 +105,12 @@ def test_spoof_calibration_is_fitted_monotonic_and_saved(tmp_path):
     variants = [Variant(Item(f"i{k}", int(lab), "k", f"s{k}", "train"), "clean", m)
                 for k, (lab, m) in enumerate(zip(labels, mels))]
     info = calibrate(model, variants, threshold=50.0)
-    assert model.cfg.calibration_scale > 0 and info["eer"] == 0.0
-    assert (model.cfg.calibration_scale, model.cfg.calibration_bias) != (1.0, 0.0)
+    assert model.calibration_scale > 0 and info["eer"] == 0.0
+    assert (model.calibration_scale, model.calibration_bias) != (1.0, 0.0)
     assert info["real_over_50"][1] < 0.5 < info["fake_over_50"][1]
-    w, c = tmp_path / "m.safetensors", tmp_path / "m.json"
-    spoof.save(model, w, c)
-    again = spoof.load(w, c)
+    spoof.save_model(model, tmp_path / "m")
+    again = spoof.load_model(tmp_path / "m")
+    assert (again.calibration_scale, again.calibration_bias) == (model.calibration_scale, model.calibration_bias)
     x = torch.randn(3, 100, model.cfg.n_mels)
     with torch.no_grad():
         assert torch.allclose(model.probability(model(x)), again.probability(again(x)))
@@ -134,8 +141,8 @@ def test_one_class_head_scores_cosine_to_the_real_direction_with_margins(tmp_pat
     # a real clip is only cheap once its cosine clears the real margin; a fake once below the fake one
     assert net.loss(torch.tensor([-m - 5]), real) < 0.01 < net.loss(torch.tensor([-m + 5]), real)
     assert net.loss(torch.tensor([m + 5]), fake) < 0.01 < net.loss(torch.tensor([m - 5]), fake)
-    spoof.save(net, tmp_path / "s.safetensors", tmp_path / "s.json")
-    again = spoof.load(tmp_path / "s.safetensors", tmp_path / "s.json")
+    spoof.save_model(net, tmp_path / "s")
+    again = spoof.load_model(tmp_path / "s")
     x = torch.randn(2, 150, spoof.LOGSPEC_BINS)
     torch.testing.assert_close(again(x), net(x))
 

@@ -12,7 +12,7 @@ from avdetect.checks.base import Status
 from avdetect.constants import SAMPLE_RATE
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-MODELS = Path(__file__).resolve().parents[1] / "models"
+MODELS = Path(__file__).resolve().parents[1] / "avdetect" / "models" / "weights"
 LIBRI = DATA / "speech" / "librispeech"
 
 pytestmark = [pytest.mark.integration,

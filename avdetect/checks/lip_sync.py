@@ -1,6 +1,6 @@
 """The lip_sync check: do the lips move with the speech, and by how much is the sound late?
 
-By default the learned sync transformer (`learned_sync`, models/sync.*) gives the score:
+By default the learned sync transformer (`learned_sync`, avdetect/models/weights/sync.*) gives the score:
 100 * (1 - mean in-sync probability over windows with speech and a face). The training-free
 correlation check stays in the report as `correlation`. `offset_ms` of a clip the model doubts
 comes from the model's offset scan (re-score with the audio moved by each of +-15 frames; clips

@@ -16,7 +16,7 @@ import torch
 from ..audio.features import n_video_frames
 from ..audio.vad import VadBackend, speech_activity
 from ..constants import MEL_HOP, SAMPLE_RATE, VIDEO_FPS
-from ..models import models_dir
+from ..models.store import model_dir as shipped_model_dir
 from ..models import spoof as spoof_model
 from ..features import ClipFeatures
 from .base import CheckResult, ScanContext, Segment, Settings, Status, fmt_time
@@ -31,11 +31,7 @@ REPORT_THRESHOLD = 50.0  # default; the shipped config may calibrate its own
 
 def load_model(model_dir: str | os.PathLike | None = None, device: str = "cpu") -> spoof_model.SpoofNet:
     """The shipped spoof model ("spoof" in model_dir; None: the package's), loaded and verified."""
-    d = Path(model_dir or models_dir())
-    weights, config = d / "spoof.safetensors", d / "spoof.json"
-    if not weights.exists() or not config.exists():
-        raise FileNotFoundError(f"spoof model not found ({weights}); reinstall avdetect or set AVDETECT_MODEL_DIR")
-    return spoof_model.load(weights, config, device)
+    return spoof_model.load_model(Path(model_dir or shipped_model_dir()) / "spoof", device)
 
 
 def window_starts(n_samples: int, window: int, hop: int) -> list[int]:

@@ -1,15 +1,14 @@
 """Spoof (synthetic speech) network: log-spectrogram window -> P(synthetic).
 
 A small TDNN (dilated 1-D convolutions over time on the mel bins) with mean+std statistics
-pooling over time, so any window length works. Shipped as models/spoof.safetensors + models/spoof.json.
+pooling over time, so any window length works. Shipped as spoof.safetensors + spoof.json in
+models.store.model_dir() (save_model / load_model; the Platt calibration travels in the JSON).
 """
 
 from __future__ import annotations
 
 import enum
-import hashlib
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,9 @@ from torch import nn
 
 from ..audio.features import log_mel
 from ..constants import MEL_HOP, MEL_WIN, N_FFT, N_MELS
+from . import store
 
+MODEL_KIND = "avdetect.spoof"
 SPOOF_CONFIG_VERSION = 1
 LOGSPEC_BINS = 128  # linear-frequency bins, 62.5 Hz each (0-8 kHz): fine resolution up high
 LOG_FLOOR = 1e-6
@@ -66,10 +67,6 @@ def features(samples: np.ndarray | torch.Tensor, kind: str) -> torch.Tensor:
     return log_mel(samples) if Features(kind) == Features.logmel else log_spec(samples)
 
 
-class ConfigError(ValueError):
-    """A model file that does not match this code (version, shape or checksum)."""
-
-
 @dataclass
 class SpoofConfig:
     version: int = SPOOF_CONFIG_VERSION
@@ -82,12 +79,6 @@ class SpoofConfig:
     hop_s: float = 1.0  # s: scoring hop
     threshold: float = 50.0  # score (0-100) above which a window is reported as synthetic
     head: str = Head.linear.value
-    # Platt scaling, window score = 100 * sigmoid(scale * logit + bias), fitted on held-out
-    # training speakers (training/train_spoof.calibrate); identity for older weights
-    calibration_scale: float = 1.0
-    calibration_bias: float = 0.0
-    weights_sha256: str = ""
-    training: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.channels = tuple(self.channels)
@@ -127,6 +118,10 @@ class SpoofNet(nn.Module):
     def __init__(self, cfg: SpoofConfig):
         super().__init__()
         self.cfg = cfg
+        # Platt scaling, window score = 100 * sigmoid(scale * logit + bias), fitted on held-out
+        # training speakers (training/train_spoof.calibrate); identity until fitted or loaded
+        self.calibration_scale, self.calibration_bias = 1.0, 0.0
+        self.training_record: dict = {}  # the JSON's "training" metadata (what it trained on)
         assert len(cfg.channels) <= len(self.KERNELS), cfg.channels
         chans = (cfg.n_mels, *cfg.channels)
         self.blocks = nn.Sequential(*[
@@ -156,7 +151,7 @@ class SpoofNet(nn.Module):
 
     def probability(self, logits: torch.Tensor) -> torch.Tensor:
         """(B,) logits -> (B,) calibrated probabilities of "synthetic"."""
-        return torch.sigmoid(self.cfg.calibration_scale * logits + self.cfg.calibration_bias)
+        return torch.sigmoid(self.calibration_scale * logits + self.calibration_bias)
 
 
 def normalize_window(mel: torch.Tensor) -> torch.Tensor:
@@ -164,32 +159,20 @@ def normalize_window(mel: torch.Tensor) -> torch.Tensor:
     return (mel - mel.mean(dim=(1, 2), keepdim=True)) / 4.0
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def save_model(model: SpoofNet, stem: str | Path) -> Path:
+    """Write <stem>.safetensors + <stem>.json (models.store schema: config, calibration, and the
+    training record as metadata). Returns the json path."""
+    calibration = {"scale": model.calibration_scale, "bias": model.calibration_bias}
+    return store.save(stem, MODEL_KIND, model.cfg.version, asdict(model.cfg), model.state_dict(), calibration,
+                      training=model.training_record)
 
 
-def save(model: SpoofNet, weights: Path, config: Path) -> None:
-    from safetensors.torch import save_file
-
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
-    model.cfg.weights_sha256 = file_sha256(weights)
-    Path(config).write_text(json.dumps(asdict(model.cfg), indent=2) + "\n")
-
-
-def load(weights: Path, config: Path, device: str = "cpu") -> SpoofNet:
-    """Load and verify (config version, weights sha256). Raises ConfigError on mismatch."""
-    from safetensors.torch import load_file
-
-    raw = json.loads(Path(config).read_text())
-    if raw.get("version") != SPOOF_CONFIG_VERSION:
-        raise ConfigError(f"{config}: spoof config version {raw.get('version')}, "
-                          f"this avdetect needs {SPOOF_CONFIG_VERSION}")
-    cfg = SpoofConfig(**raw)
-    if cfg.weights_sha256 and file_sha256(weights) != cfg.weights_sha256:
-        raise ConfigError(f"{weights}: sha256 does not match {config} (corrupt or mixed-up model files)")
-    model = SpoofNet(cfg)
-    try:
-        model.load_state_dict(load_file(str(weights)))
-    except RuntimeError as e:
-        raise ConfigError(f"{weights}: weights do not fit the config ({str(e).splitlines()[0]})") from None
+def load_model(stem: str | Path, device: str = "cpu") -> SpoofNet:
+    """Load <stem>.json + weights, verified (kind, version, sha256, shapes; raises
+    store.ModelFileError). Returns an eval-mode model with its calibration and training record."""
+    meta, state = store.load(stem, MODEL_KIND, (SPOOF_CONFIG_VERSION,))
+    model = store.load_weights(SpoofNet(store.config_from(SpoofConfig, meta)), state, meta)
+    model.calibration_scale = float(meta.calibration.get("scale", 1.0))
+    model.calibration_bias = float(meta.calibration.get("bias", 0.0))
+    model.training_record = dict(meta.extra.get("training") or {})
     return model.to(device).eval()

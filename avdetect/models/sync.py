@@ -9,15 +9,13 @@ embeddings (modality embeddings tag the token kinds). Heads read the CLS token:
     sync_logit:    (B,)     in-sync logit (audio and lips of the same speech, offset 0)
     offset_logits: (B, 31)  class k <-> offset k - 15 frames; +5 = audio lags lips by 200 ms
 
-Weights ship as <stem>.safetensors with <stem>.json (config, version, sha256 of the weights).
+Weights ship as <stem>.safetensors with <stem>.json (models.store: config, version, sha256, calibration).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +27,8 @@ from ..visual.landmarks import N_LIP_POINTS
 
 from ..audio.whisper import WHISPER_DIM, WHISPER_SAMPLES_PER_FEATURE
 from ..constants import AUDIO_SAMPLES_PER_FRAME
+from . import store
+from .store import ModelFileError  # re-exported: what load_model raises
 
 WHISPER_PER_FRAME = AUDIO_SAMPLES_PER_FRAME // WHISPER_SAMPLES_PER_FEATURE  # 640 // 320 = 2 frames of 50 Hz
 
@@ -63,10 +63,6 @@ class AudioFrontend(str, enum.Enum):
 
     logmel = "logmel"
     whisper = "whisper"
-
-
-class ModelFileError(Exception):
-    """A weights/config pair that is missing, corrupt or from an incompatible version."""
 
 
 @dataclass(frozen=True)
@@ -202,42 +198,21 @@ def class_to_offset(cls: torch.Tensor, cfg: SyncConfig) -> torch.Tensor:
     return cls - cfg.max_offset
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def save_model(model: SyncTransformer, stem: str | Path, extra: dict | None = None) -> Path:
-    """Write <stem>.safetensors and <stem>.json (config, version, sha256). Returns the json path."""
-    from safetensors.torch import save_file
-
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    weights = stem.with_suffix(".safetensors")
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(weights))
-    meta = {"kind": MODEL_KIND, "version": model.cfg.version, "config": dataclasses.asdict(model.cfg),
-            "weights": weights.name, "sha256": _sha256(weights), **(extra or {})}
-    js = stem.with_suffix(".json")
-    js.write_text(json.dumps(meta, indent=2) + "\n")
-    return js
+    """Write <stem>.safetensors and <stem>.json (models.store schema; extra["calibration"] becomes
+    the calibration block, other keys free-form metadata). Returns the json path."""
+    extra = dict(extra or {})
+    calibration = extra.pop("calibration", None)
+    return store.save(stem, MODEL_KIND, model.cfg.version, dataclasses.asdict(model.cfg), model.state_dict(),
+                      calibration, **extra)
 
 
 def load_model(stem: str | Path, device: str | torch.device = "cpu") -> SyncTransformer:
-    """Load <stem>.json + weights; checks kind, version and sha256. Returns an eval-mode model."""
-    from safetensors.torch import load_file
-
-    stem = Path(stem)
-    js, weights = stem.with_suffix(".json"), stem.with_suffix(".safetensors")
-    if not js.exists() or not weights.exists():
-        raise ModelFileError(f"{stem}: model files missing (need {js.name} and {weights.name})")
-    meta = json.loads(js.read_text())
-    if meta.get("kind") != MODEL_KIND or meta.get("version") not in READABLE_VERSIONS:
-        raise ModelFileError(f"{js}: kind/version {meta.get('kind')}/{meta.get('version')}, "
-                             f"this avdetect reads {MODEL_KIND}/{READABLE_VERSIONS}")
-    if _sha256(weights) != meta.get("sha256"):
-        raise ModelFileError(f"{weights}: sha256 does not match {js.name} (corrupt or replaced)")
-    model = SyncTransformer(SyncConfig(**meta["config"]))
-    model.load_state_dict(load_file(str(weights)))
-    cal = meta.get("calibration") or {}
+    """Load <stem>.json + weights; checks kind, version, sha256 and shapes (raises ModelFileError).
+    Returns an eval-mode model with its calibration."""
+    meta, state = store.load(stem, MODEL_KIND, READABLE_VERSIONS)
+    model = store.load_weights(SyncTransformer(store.config_from(SyncConfig, meta)), state, meta)
+    cal = meta.calibration
     model.calibration = Calibration(float(cal.get("scale", 1.0)), float(cal.get("bias", 0.0)))
     return model.to(device).eval()
 

@@ -1,7 +1,7 @@
 """Training loop for the lip-sync transformer (CPU-capable, CUDA when asked), fixed seeds.
 
     from avdetect.training.sync import TrainConfig, train
-    train(TrainConfig(cache_dir="cache/sync", tts_bank="cache/tts/bank.npz", out="models/sync"))
+    train(TrainConfig(cache_dir="cache/sync", tts_bank="cache/tts/bank.npz", out="avdetect/models/weights/sync"))
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ OFFSET_LOSS_WEIGHT = 0.5
 class TrainConfig:
     cache_dir: str = "cache/sync"
     tts_bank: str = "cache/tts/bank.npz"
-    out: str = "models/sync"  # writes <out>.safetensors + <out>.json (best validation)
+    out: str = "avdetect/models/weights/sync"  # writes <out>.safetensors + <out>.json (best validation)
     log_dir: str = "runs/sync"
     steps: int = 3000
     max_minutes: float = 25.0  # stop early when the wall clock says so

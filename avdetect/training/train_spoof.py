@@ -107,11 +107,11 @@ def score_variant(model: SpoofNet, mel: torch.Tensor) -> float:
 @torch.no_grad()
 def calibrate(model: SpoofNet, variants: list[Variant], threshold: float) -> dict:
     """Fit Platt scaling (class-balanced logistic regression on window logits) on held-out
-    variants, store it in model.cfg, and return what it did: validation EER and, before/after,
+    variants, store it on the model, and return what it did: validation EER and, before/after,
     the share of real and fake clips scoring over `threshold`."""
     from sklearn.linear_model import LogisticRegression
 
-    model.cfg.calibration_scale, model.cfg.calibration_bias = 1.0, 0.0
+    model.calibration_scale, model.calibration_bias = 1.0, 0.0
     logits = [window_logits(model, v.mel) for v in variants]
     x = torch.cat(logits).numpy()[:, None]
     y = np.concatenate([[v.item.label] * len(lg) for v, lg in zip(variants, logits)])
@@ -125,12 +125,12 @@ def calibrate(model: SpoofNet, variants: list[Variant], threshold: float) -> dic
 
     raw = rates(clip_scores())
     lr = LogisticRegression(class_weight="balanced", C=1e6).fit(x, y)
-    model.cfg.calibration_scale, model.cfg.calibration_bias = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+    model.calibration_scale, model.calibration_bias = float(lr.coef_[0, 0]), float(lr.intercept_[0])
     clip = clip_scores()
     e, _ = eer(clip[labels == 0], clip[labels == 1])
     cal = rates(clip)
     return {"n_real": int((labels == 0).sum()), "n_fake": int((labels == 1).sum()), "eer": round(e, 4),
-            "scale": round(model.cfg.calibration_scale, 4), "bias": round(model.cfg.calibration_bias, 4),
+            "scale": round(model.calibration_scale, 4), "bias": round(model.calibration_bias, 4),
             f"real_over_{threshold:.0f}": [round(raw[0], 3), round(cal[0], 3)],
             f"fake_over_{threshold:.0f}": [round(raw[1], 3), round(cal[1], 3)]}
 
@@ -182,7 +182,7 @@ def train_and_save(corpus_dir: Path, out_dir: Path, steps: int = TrainConfig.ste
 
     The channel variants of the training items are cached in corpus_dir. Returns the training record.
     """
-    from ..models.spoof import Features, feature_dim, save
+    from ..models.spoof import Features, feature_dim, save_model
     from .spoof_corpus import UNSEEN_GENERATORS
 
     t0 = time.time()
@@ -204,17 +204,17 @@ def train_and_save(corpus_dir: Path, out_dir: Path, steps: int = TrainConfig.ste
     log(f"{len(variants)} training variants, {len(val)} held out to calibrate ({time.time() - t0:.0f} s): "
         f"{dict(kinds)}")
     tcfg = TrainConfig(steps=steps, seed=seed, eq_db=eq_db)
-    mcfg.training = {"steps": tcfg.steps, "batch": tcfg.batch, "lr": tcfg.lr, "seed": tcfg.seed, "eq_db": eq_db,
-                     "train_kinds": {f"{'fake' if lab else 'real'}/{k}": n for (lab, k), n in kinds.items()},
-                     "unseen_generators": sorted(unseen)}
+    record = {"steps": tcfg.steps, "batch": tcfg.batch, "lr": tcfg.lr, "seed": tcfg.seed, "eq_db": eq_db,
+              "train_kinds": {f"{'fake' if lab else 'real'}/{k}": n for (lab, k), n in kinds.items()},
+              "unseen_generators": sorted(unseen)}
     model = train(variants, mcfg, tcfg, log=log)
     if val:
-        mcfg.training["calibration"] = calibrate(model, val, mcfg.threshold)
-        log(f"calibration on held-out training speakers: {mcfg.training['calibration']}")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    mcfg.training["wall_time_s"] = round(time.time() - t0)
-    save(model, out_dir / "spoof.safetensors", out_dir / "spoof.json")
-    return mcfg.training
+        record["calibration"] = calibrate(model, val, mcfg.threshold)
+        log(f"calibration on held-out training speakers: {record['calibration']}")
+    record["wall_time_s"] = round(time.time() - t0)
+    model.training_record = record
+    save_model(model, out_dir / "spoof")
+    return record
 
 
 def _load_variants(cache: Path) -> list[Variant] | None:

@@ -13,8 +13,6 @@ Shapes: mel (B, N_MELS, T) at HOP = 256 samples (62.5 frames/s) -> wave (B, T * 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,16 +21,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 import torchaudio
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..constants import SAMPLE_RATE
+from ..models import store
 
 N_FFT = 1024  # samples (64 ms)
 HOP = 256  # samples (16 ms); the product of the up-sampling factors
 N_MELS = 80
 LOG_FLOOR = 1e-5
 STFT_RESOLUTIONS = ((512, 128), (1024, 256), (256, 64))  # (n_fft, hop) pairs of the loss
+MODEL_KIND = "avdetect.vocoder"
 VOCODER_VERSION = 1
 
 
@@ -149,28 +148,16 @@ def train_vocoder(waves: list[np.ndarray], cfg: VocoderTrainConfig, log=print) -
     return model.eval()
 
 
-def save_vocoder(model: Vocoder, path: Path, training: dict) -> None:
-    """path.safetensors + path.json (config, version, training record)."""
-    path = Path(path)
-    weights = path.with_suffix(".safetensors")
-    save_file(model.state_dict(), str(weights))
-    meta = {"kind": "avdetect.vocoder", "version": VOCODER_VERSION, "config": asdict(model.cfg),
-            "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(), "training": training}
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+def save_vocoder(model: Vocoder, path: Path, training: dict) -> Path:
+    """path.safetensors + path.json (models.store schema, the training record as metadata).
+    Returns the json path."""
+    return store.save(path, MODEL_KIND, VOCODER_VERSION, asdict(model.cfg), model.state_dict(), training=training)
 
 
 def load_vocoder(path: Path) -> Vocoder:
-    path = Path(path)
-    meta = json.loads(path.with_suffix(".json").read_text())
-    if meta.get("version") != VOCODER_VERSION:
-        raise ValueError(f"{path}: vocoder version {meta.get('version')}, expected {VOCODER_VERSION}")
-    weights = path.with_suffix(".safetensors")
-    if meta.get("sha256") and hashlib.sha256(weights.read_bytes()).hexdigest() != meta["sha256"]:
-        raise ValueError(f"{weights}: sha256 does not match {path.with_suffix('.json')}")
-    cfg = VocoderConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()})
-    model = Vocoder(cfg)
-    model.load_state_dict(load_file(str(weights)))
-    return model.eval()
+    """path.json + path.safetensors, verified (raises store.ModelFileError). Returns an eval-mode vocoder."""
+    meta, state = store.load(path, MODEL_KIND, (VOCODER_VERSION,))
+    return store.load_weights(Vocoder(store.config_from(VocoderConfig, meta)), state, meta).eval()
 
 
 @torch.no_grad()
