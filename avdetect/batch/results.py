@@ -14,7 +14,6 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from .inputs import Source
 
 CSV_COLUMNS = ("file", "verdict", "score", "duration_s", "lip_sync_score", "lip_sync_offset_ms",
                "synthetic_speech_score", "speaker_score", "reasons", "error", "path", "size", "mtime")
@@ -35,11 +34,6 @@ def read_records(path: str | os.PathLike) -> list[dict[str, Any]]:
             if isinstance(r, dict):
                 records.append(r)
     return records
-
-
-def done_keys(path: str | os.PathLike) -> set[Source]:
-    """Sources already reported in the JSONL (errors included: a rerun does not retry them)."""
-    return {Source.from_json(r["source"]) for r in read_records(path) if isinstance(r.get("source"), dict)}
 
 
 class JsonlWriter:

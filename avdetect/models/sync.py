@@ -198,10 +198,6 @@ def offset_to_class(offset_frames: torch.Tensor, cfg: SyncConfig) -> torch.Tenso
     return offset_frames + cfg.max_offset
 
 
-def class_to_offset(cls: torch.Tensor, cfg: SyncConfig) -> torch.Tensor:
-    return cls - cfg.max_offset
-
-
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

@@ -10,7 +10,6 @@ from ..checks.base import CheckResult, Status
 from ..fusion import Verdict, fuse
 
 SEGMENT_S = 2.0  # seconds per bin of the report's top-level timeline
-CHECK_NAMES = ("lip_sync", "synthetic_speech", "speaker")
 
 
 def timeline(checks: dict[str, CheckResult], duration_s: float) -> list[dict[str, Any]]:

@@ -37,9 +37,6 @@ class Generator(str, enum.Enum):
     tensortract2 = "tensortract2"  # shared corpus (articulatory resynthesis)
 
 
-TTS = (Generator.espeak, Generator.flite, Generator.festival, Generator.piper)
-RESYNTH = (Generator.griffinlim, Generator.world, Generator.lpc)
-
 ESPEAK_VOICES = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc", "en-gb-x-gbclan"]
 ESPEAK_VARIANTS = ["m1", "m2", "m3", "m4", "m7", "f1", "f2", "f3", "f4", "klatt", "klatt3", "whisper"]
 FLITE_VOICES = ["kal", "kal16", "awb", "rms", "slt"]
