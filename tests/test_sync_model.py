@@ -267,7 +267,7 @@ def test_learned_sync_uses_only_frames_fully_covered_by_audio():
 
 
 def test_hard_dub_negatives_pick_the_donor_whose_loudness_follows_the_lips():
-    from avdetect.training.data import _donor_audio, envelope_match
+    from avdetect.training.data import donor_audio, envelope_match
     from avdetect.training.sync_corpus import CachedClip
     from avdetect.visual.landmarks import INNER_GAP_PAIRS, LIP_POINTS
 
@@ -286,9 +286,9 @@ def test_hard_dub_negatives_pick_the_donor_whose_loudness_follows_the_lips():
     matched, anti = clip("matched", wave), clip("anti", 1 - wave)
     assert envelope_match(lips, matched.audio) > 0.8 and envelope_match(lips, anti.audio) < -0.8
     donors = [anti] * 9 + [matched]
-    picks = [_donor_audio(np.random.default_rng(s), donors, face, 30, 20, lips[:30]) for s in range(10)]
+    picks = [donor_audio(np.random.default_rng(s), donors, face, 30, 20, lips[:30]) for s in range(10)]
     assert all(envelope_match(lips[:30], a) > 0.5 for a in picks)
-    randoms = [_donor_audio(np.random.default_rng(s), donors, face, 30) for s in range(10)]
+    randoms = [donor_audio(np.random.default_rng(s), donors, face, 30) for s in range(10)]
     assert sum(envelope_match(lips[:30], a) > 0.5 for a in randoms) < 5  # random donors: mostly anti
 
 
@@ -315,7 +315,7 @@ def test_grow_layer_adds_an_identity_layer_that_training_can_use():
 
 
 def test_speed_perturbed_copy_keeps_lips_and_audio_in_step_and_is_never_a_donor_for_its_source():
-    from avdetect.training.data import _donor_audio, base_name, envelope_match, speed_perturbed
+    from avdetect.training.data import base_name, donor_audio, envelope_match, speed_perturbed
     from avdetect.training.sync_corpus import CachedClip
     from avdetect.visual.landmarks import INNER_GAP_PAIRS, LIP_POINTS
 
@@ -336,7 +336,7 @@ def test_speed_perturbed_copy_keeps_lips_and_audio_in_step_and_is_never_a_donor_
         n = fast.n_frames
         assert envelope_match(fast.landmarks[:n], fast.audio[:n * AUDIO_SAMPLES_PER_FRAME]) > 0.8
     # a re-timed copy of the clip itself would be a near-positive: never drawn as its dub donor
-    picks = [_donor_audio(np.random.default_rng(s), [speed_perturbed(clip, 0.9)], clip, 30) for s in range(5)]
+    picks = [donor_audio(np.random.default_rng(s), [speed_perturbed(clip, 0.9)], clip, 30) for s in range(5)]
     assert all(p is None for p in picks)
 
 

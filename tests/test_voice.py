@@ -223,9 +223,9 @@ def test_reasons_merge_overlapping_windows():
 def espeak(text: str, voice: str) -> np.ndarray:
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng not installed")
-    from avdetect.training.generators import _run_to_wav
+    from avdetect.training.generators import run_to_wav
 
-    return _run_to_wav(["espeak-ng", "-v", voice, "-w", "{out}", text])
+    return run_to_wav(["espeak-ng", "-v", voice, "-w", "{out}", text])
 
 
 @pytest.fixture
