@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from avdetect.checks.learned_sync import score_learned_sync, window_starts
-from avdetect.constants import AUDIO_SAMPLES_PER_FRAME, SYNC_WINDOW_FRAMES
+from avdetect.checks.learned_sync import score_learned_sync
+from avdetect.constants import AUDIO_SAMPLES_PER_FRAME, SYNC_HOP_S, SYNC_WINDOW_FRAMES, VIDEO_FPS
 from avdetect.models.sync import (ModelFileError, SyncConfig, SyncTransformer, TokenLayout,
-                                  load_model, prepare_lips, save_model)
-from avdetect.training.data import (IGNORE, Example, Kind, augment_audio, augment_lips, collate,
-                                    window_mel)
+                                  load_model, prepare_lips, save_model, window_mel)
+from avdetect.training.data import IGNORE, Example, Kind, augment_audio, augment_lips, collate
 from avdetect.training.metrics import eer_labels as eer, roc_auc_labels as roc_auc
 from avdetect.visual.landmarks import MouthTrack
+from avdetect.windows import window_starts
 
 STEPS, LR = 150, 1e-2  # toy problem budget
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -152,9 +152,10 @@ def test_metrics():
 
 
 def test_window_grid_and_score_api():
-    assert window_starts(50, 50) == [0]
-    assert window_starts(80, 50) == [0, 12, 25, 30]
-    assert window_starts(130, 50, hop_s=2.0) == [0, 50, 80]  # Whisper models: windows do not overlap
+    hop = SYNC_HOP_S * VIDEO_FPS  # 12.5 frames
+    assert window_starts(50, 50, hop) == [0]
+    assert window_starts(80, 50, hop) == [0, 12, 25, 30]
+    assert window_starts(130, 50, 2.0 * VIDEO_FPS) == [0, 50, 80]  # Whisper models: windows do not overlap
     torch.manual_seed(0)
     m = SyncTransformer(SyncConfig.tiny()).eval()
     t = 90
@@ -162,7 +163,7 @@ def test_window_grid_and_score_api():
     mouth = MouthTrack(lm, np.ones(t, bool), np.zeros(t, np.float32), 50.0)
     samples = np.zeros(t * AUDIO_SAMPLES_PER_FRAME - 100, np.float32)
     r = score_learned_sync(mouth, samples, np.ones(t, bool), model=m)
-    assert len(r.windows) == len(window_starts(t, SYNC_WINDOW_FRAMES)) and r.n_judged == len(r.windows)
+    assert len(r.windows) == len(window_starts(t, SYNC_WINDOW_FRAMES, hop)) and r.n_judged == len(r.windows)
     assert 0 <= r.p_sync <= 1 and r.offset_ms % 40 == 0
     short = MouthTrack(lm[:10], np.ones(10, bool), np.zeros(10, np.float32), 50.0)
     assert score_learned_sync(short, samples[:6400], np.ones(10, bool), model=m).p_sync is None
@@ -341,12 +342,12 @@ def test_speed_perturbed_copy_keeps_lips_and_audio_in_step_and_is_never_a_donor_
 
 
 def test_sparse_window_grid_adds_judged_windows_when_too_few_are_judged():
-    from avdetect.checks.learned_sync import _plan_windows
+    from avdetect.checks.learned_sync import plan_windows
 
     n, face = 76, np.ones(76, bool)
     speech = np.zeros(n, bool)
     speech[:36] = True  # speech in the first 1.4 s only: the 1.04-3.04 s window has 20 % speech
-    assert _plan_windows(n, 50, 2.0, np.ones(n, bool), face) == [0, 26]  # both judged: nothing added
-    assert _plan_windows(n, 50, 2.0, speech, face) == [0, 12, 26]  # 0.48-2.48 s from the 0.5 s grid
-    assert _plan_windows(n, 50, 0.5, speech, face) == [0, 12, 25, 26]  # the dense grid as it was
-    assert _plan_windows(n, 50, 2.0, np.zeros(n, bool), face) == [0, 26]  # nothing to judge anywhere
+    assert plan_windows(n, 50, 2.0, np.ones(n, bool), face) == [0, 26]  # both judged: nothing added
+    assert plan_windows(n, 50, 2.0, speech, face) == [0, 12, 26]  # 0.48-2.48 s from the 0.5 s grid
+    assert plan_windows(n, 50, 0.5, speech, face) == [0, 12, 25, 26]  # the dense grid as it was
+    assert plan_windows(n, 50, 2.0, np.zeros(n, bool), face) == [0, 26]  # nothing to judge anywhere

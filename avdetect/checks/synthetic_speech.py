@@ -15,9 +15,10 @@ import torch
 
 from ..audio.features import n_video_frames
 from ..audio.vad import VadBackend, speech_activity
-from ..constants import MEL_HOP, SAMPLE_RATE, VIDEO_FPS
+from ..constants import AUDIO_SAMPLES_PER_FRAME, MEL_HOP, SAMPLE_RATE, VIDEO_FPS
 from ..models import models_dir
 from ..models import spoof as spoof_model
+from ..windows import window_starts
 from .base import CheckResult, Segment, Status, fmt_time
 
 # s of detected speech needed to judge a clip at all. Real speech cut to 1.2 s scored >= 70 in
@@ -47,16 +48,6 @@ def get_model(device: str = "cpu") -> spoof_model.SpoofNet:
     return _cached_model(str(weights), str(config), device)
 
 
-def window_starts(n_samples: int, window: int, hop: int) -> list[int]:
-    """Sample offsets of windows covering n_samples; the last window ends at the clip end."""
-    if n_samples <= window:
-        return [0]
-    starts = list(range(0, n_samples - window + 1, hop))
-    if starts[-1] + window < n_samples:
-        starts.append(n_samples - window)
-    return starts
-
-
 @torch.no_grad()
 def score_windows(model: spoof_model.SpoofNet, samples: np.ndarray, starts: list[int], window: int,
                   device: str = "cpu") -> np.ndarray:
@@ -74,7 +65,7 @@ def score_windows(model: spoof_model.SpoofNet, samples: np.ndarray, starts: list
     return scores
 
 
-def _reasons(segments: list[Segment], threshold: float) -> list[str]:
+def span_reasons(segments: list[Segment], threshold: float) -> list[str]:
     """Merge overlapping windows over threshold into spans; one sentence per span."""
     spans: list[list[float]] = []
     for s in segments:
@@ -106,7 +97,8 @@ def check_synthetic_speech(samples: np.ndarray, speech: np.ndarray | None, devic
     model = model or get_model(device)
     cfg = model.cfg
     window, hop = int(cfg.window_s * SAMPLE_RATE), int(cfg.hop_s * SAMPLE_RATE)
-    starts = [s for s in window_starts(len(samples), window, hop)
+    # the last window ends at the clip end; a clip shorter than a window is one short window
+    starts = [s for s in window_starts(len(samples), window, hop, min_length=0)
               if _speech_fraction(speech, s, min(window, len(samples))) >= MIN_WINDOW_SPEECH_FRACTION]
     if not starts:
         return CheckResult.not_applicable("too short: no window with enough speech")
@@ -115,12 +107,13 @@ def check_synthetic_speech(samples: np.ndarray, speech: np.ndarray | None, devic
             for s, sc in zip(starts, scores)]
     threshold = float(cfg.threshold)
     clip = float(np.mean(scores))
-    reasons = _reasons(segs, threshold) if clip >= threshold or scores.max() >= threshold else []
+    reasons = span_reasons(segs, threshold) if clip >= threshold or scores.max() >= threshold else []
     return CheckResult(Status.ok, clip, None, segs, fields={"threshold": threshold, "n_windows": len(segs)},
                        reasons=reasons)
 
 
 def _speech_fraction(speech: np.ndarray, start: int, length: int) -> float:
-    per_frame = SAMPLE_RATE // VIDEO_FPS
-    a, b = start // per_frame, max(start // per_frame + 1, (start + length) // per_frame)
-    return float(speech[a:b].mean()) if b > a else 0.0
+    """speech (T25,) bool, a window of `length` samples from `start` -> share of its 40 ms frames with speech."""
+    a = start // AUDIO_SAMPLES_PER_FRAME
+    b = max(a + 1, (start + length) // AUDIO_SAMPLES_PER_FRAME)
+    return float(speech[a:b].mean())

@@ -21,13 +21,12 @@ import numpy as np
 import torch
 import torchaudio
 
-from ..audio.features import LOG_FLOOR, _mel_transform
-from ..constants import (AUDIO_SAMPLES_PER_FRAME, MEL_FRAMES_PER_VIDEO_FRAME, N_FFT, N_MELS, SAMPLE_RATE,
-                         SYNC_WINDOW_FRAMES)
+from ..audio.features import LOG_FLOOR
+from ..constants import AUDIO_SAMPLES_PER_FRAME, N_FFT, N_MELS, SAMPLE_RATE, SYNC_WINDOW_FRAMES
+from ..models.sync import MIN_WINDOW_FRAMES
 from ..visual.landmarks import N_LIP_POINTS, mirror_lips, mouth_opening
 from .sync_corpus import CachedClip, cache_path, load_cached
 
-MIN_WINDOW_FRAMES = 20  # 0.8 s: shortest window trained on / judged
 MAX_OFFSET_FRAMES = 15  # +-600 ms
 IGNORE = -100  # label value excluded from a loss
 MIN_SPEECH_FRACTION = 0.3  # windows drawn for positives/offsets should contain speech
@@ -300,29 +299,6 @@ def collate(examples: list[Example]) -> Batch:
     return Batch(torch.from_numpy(lips), torch.from_numpy(lv), torch.from_numpy(audio), torch.from_numpy(fv),
                  torch.tensor([e.sync for e in examples], dtype=torch.float32),
                  torch.tensor([e.offset for e in examples], dtype=torch.long))
-
-
-def window_mel(audio: torch.Tensor) -> torch.Tensor:
-    """audio (B, T * 640) -> log-mel (B, 4T, 80), the same transform as audio.features.log_mel."""
-    b, n = audio.shape
-    t = n // AUDIO_SAMPLES_PER_FRAME
-    assert n == t * AUDIO_SAMPLES_PER_FRAME, n
-    mel = _mel_transform(str(audio.device))(audio)  # (B, 80, n // 160 + 1)
-    out = torch.log(mel + LOG_FLOOR).transpose(1, 2)[:, : t * MEL_FRAMES_PER_VIDEO_FRAME]
-    assert out.shape == (b, t * MEL_FRAMES_PER_VIDEO_FRAME, N_MELS), out.shape
-    return out.contiguous()
-
-
-def window_features(cfg, audio: torch.Tensor, device: str = "cpu") -> torch.Tensor:
-    """audio (B, T * 640) -> the model's audio input (B, kT, F) for cfg.audio_frontend (a SyncConfig):
-    log-mel (B, 4T, 80) or frozen Whisper-base features (B, 2T, 512), on `device`."""
-    from ..models.sync import AudioFrontend
-
-    if cfg.audio_frontend == AudioFrontend.logmel:
-        return window_mel(audio.to(device))
-    from ..audio.whisper import whisper_encoder
-
-    return whisper_encoder(str(device))(audio).to(device)
 
 
 def narrowband(audio: torch.Tensor, gen: torch.Generator, p: float = 0.3) -> torch.Tensor:
