@@ -19,5 +19,6 @@ SYNC_WINDOW_FRAMES = 2 * VIDEO_FPS  # 50 frames = 2 s
 SYNC_HOP_S = 0.5  # window hop in seconds (window k starts at round(k * 12.5) frames)
 SYNC_MAX_LAG_FRAMES = 15  # +-15 frames = +-600 ms searched
 SYNC_MIN_SPEECH_FRACTION = 0.3  # a window needs this much speech to be judged
-
-VAD_FRAME_MS = 32  # silero-vad needs 512-sample chunks at 16 kHz
+SYNC_WINDOW_MIN_FACE_COVERAGE = 0.8  # a window is judged when a face is tracked in this share of its frames
+# lip sync applies to a clip at all when a face is tracked in this share of its speech frames
+SYNC_CLIP_MIN_SPEECH_FACE_COVERAGE = 0.5

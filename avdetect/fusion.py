@@ -14,6 +14,11 @@ from .checks.base import CheckResult, Status
 
 FAKE_THRESHOLD = 70.0
 SUSPICIOUS_THRESHOLD = 40.0
+# Speaker check: cosine similarity to the enrolled voiceprint -> 0-100 mismatch score, 50 at the
+# threshold. Calibrated on LibriSpeech test-other (10 speakers x 10 utterances, 1 utterance vs the
+# 9-utterance profile); see scripts/eval_speaker.py and the README for the measured EER.
+SPEAKER_SIMILARITY_THRESHOLD = 0.72  # between the EER points 0.70 (utt-utt, fsdd) and 0.75 (utt-profile)
+SPEAKER_SCORE_SLOPE = 25.0  # 1/similarity: 0.1 below the threshold -> score 92
 
 
 class Verdict(str, enum.Enum):

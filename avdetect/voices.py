@@ -16,7 +16,6 @@ import numpy as np
 
 from .audio.embedding import EMBED_DIM, ENCODER_NAME, embed, speech_only
 from .audio.vad import VadBackend, speech_activity
-from .constants import VIDEO_FPS
 from .io import AudioClip
 
 MIN_ENROLL_SPEECH_S = 5.0  # s of detected speech needed for a usable voiceprint
@@ -114,7 +113,3 @@ def remove(name: str) -> None:
     if not path.exists():
         raise VoiceError(f"no enrolled voice named {name!r}")
     path.unlink()
-
-
-def speech_seconds(speech: np.ndarray) -> float:
-    return float(np.sum(speech)) / VIDEO_FPS

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from avdetect.audio.whisper import WHISPER_SAMPLES_PER_FEATURE, _model_files, whisper_log_mel
+from avdetect.audio.whisper import WHISPER_SAMPLES_PER_FEATURE, whisper_log_mel, whisper_model_files
 from avdetect.constants import SAMPLE_RATE
 from avdetect.metrics import eer
 from avdetect.training.spoof_corpus import Corpus, Item, Split
@@ -54,7 +54,7 @@ CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16
 
 def read_encoder_weights() -> dict[str, torch.Tensor]:
     """The encoder's variables from the CTranslate2 model.bin (format of ctranslate2.specs.ModelSpec)."""
-    buf, off = _model_files()["model.bin"], 0
+    buf, off = whisper_model_files()["model.bin"], 0
 
     def num(fmt: str):
         nonlocal off

@@ -1,15 +1,29 @@
 import numpy as np
 import pytest
+import torch
 
 from avdetect.audio.features import log_mel, n_video_frames, speech_envelope
 from avdetect.audio.vad import VadBackend, speech_activity
-from avdetect.constants import AUDIO_SAMPLES_PER_FRAME, N_MELS, SAMPLE_RATE
+from avdetect.constants import AUDIO_SAMPLES_PER_FRAME, MEL_FRAMES_PER_VIDEO_FRAME, MEL_HOP, N_MELS, SAMPLE_RATE
 from avdetect.synth import synthetic_speech
 
 
 def test_log_mel_shape():
     x = np.zeros(SAMPLE_RATE, np.float32)
     assert tuple(log_mel(x).shape) == (101, N_MELS)
+
+
+def test_log_mel_of_a_batch_is_the_log_mel_of_each_row():
+    """One log-mel for the checks and the sync model's windows: (..., N) -> (..., T, 80)."""
+    from avdetect.models.sync import window_mel
+
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((3, 20 * AUDIO_SAMPLES_PER_FRAME))
+                         .astype(np.float32) * 0.1)
+    batch = log_mel(x)
+    assert batch.shape == (3, 20 * AUDIO_SAMPLES_PER_FRAME // MEL_HOP + 1, N_MELS)
+    for row, one in zip(x, batch):
+        torch.testing.assert_close(log_mel(row), one)
+    torch.testing.assert_close(window_mel(x), batch[:, : 20 * MEL_FRAMES_PER_VIDEO_FRAME])
 
 
 def test_envelope_is_on_the_video_timeline():

@@ -110,18 +110,18 @@ def test_scanned_offset_is_reported_with_its_reason():
     """A clip the model doubts and scanned: its offset, confidence and reason come from the scan."""
     from avdetect.checks import learned_sync as ls
     from avdetect.checks.base import CheckResult
-    from avdetect.checks.lip_sync import _combine
+    from avdetect.checks.lip_sync import combine_evidence
 
     windows = [ls.WindowSync(k * 0.5, k * 0.5 + 2, 0.1, 400.0, 0.9, 1.0, True) for k in range(3)]
     res = ls.LearnedSync(windows, p_sync=0.1, offset_ms=400.0, offset_confidence=0.93, n_judged=3,
                          offset_method=ls.OffsetMethod.scan)
     corr = CheckResult.not_applicable("too little speech with a visible face to judge")
-    out = _combine(res, corr)
+    out = combine_evidence(res, corr)
     assert out.fields["offset_ms"] == 400 and out.fields["offset_method"] == "scan"
     assert out.fields["confidence"] == 0.93 and out.score == pytest.approx(90)
     assert out.reasons and out.reasons[0].startswith("The audio lags the lips by 400 ms from 00:00 to 00:03")
     res.offset_ms = 40.0  # within natural asynchrony: not an offset, the speech does not match
-    assert "do not match the speech" in _combine(res, corr).reasons[0]
+    assert "do not match the speech" in combine_evidence(res, corr).reasons[0]
     res.offset_ms, res.offset_confidence = 400.0, 0.2  # no shift makes it plausible: other speech
-    reason = _combine(res, corr).reasons[0]
+    reason = combine_evidence(res, corr).reasons[0]
     assert "no time shift aligns them" in reason and "dubbed or replaced" in reason and "lags" not in reason

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from avdetect.checks.learned_sync import score_learned_sync, window_starts
-from avdetect.constants import AUDIO_SAMPLES_PER_FRAME, SYNC_WINDOW_FRAMES
+from avdetect.checks.learned_sync import score_learned_sync
+from avdetect.constants import AUDIO_SAMPLES_PER_FRAME, SYNC_HOP_S, SYNC_WINDOW_FRAMES, VIDEO_FPS
 from avdetect.models.sync import (ModelFileError, SyncConfig, SyncTransformer, TokenLayout,
-                                  load_model, prepare_lips, save_model)
-from avdetect.training.data import (IGNORE, Example, Kind, augment_audio, augment_lips, collate,
-                                    window_mel)
+                                  load_model, prepare_lips, save_model, window_mel)
+from avdetect.training.data import IGNORE, Example, Kind, augment_audio, augment_lips, collate
 from avdetect.visual.landmarks import MouthTrack
+from avdetect.windows import window_starts
 
 STEPS, LR = 150, 1e-2  # toy problem budget
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -145,9 +145,10 @@ def test_collate_augment_and_mel_shapes():
 
 
 def test_window_grid_and_score_api():
-    assert window_starts(50, 50) == [0]
-    assert window_starts(80, 50) == [0, 12, 25, 30]
-    assert window_starts(130, 50, hop_s=2.0) == [0, 50, 80]  # Whisper models: windows do not overlap
+    hop = SYNC_HOP_S * VIDEO_FPS  # 12.5 frames
+    assert window_starts(50, 50, hop) == [0]
+    assert window_starts(80, 50, hop) == [0, 12, 25, 30]
+    assert window_starts(130, 50, 2.0 * VIDEO_FPS) == [0, 50, 80]  # Whisper models: windows do not overlap
     torch.manual_seed(0)
     m = SyncTransformer(SyncConfig.tiny()).eval()
     t = 90
@@ -155,7 +156,7 @@ def test_window_grid_and_score_api():
     mouth = MouthTrack(lm, np.ones(t, bool), np.zeros(t, np.float32), 50.0)
     samples = np.zeros(t * AUDIO_SAMPLES_PER_FRAME - 100, np.float32)
     r = score_learned_sync(mouth, samples, np.ones(t, bool), model=m)
-    assert len(r.windows) == len(window_starts(t, SYNC_WINDOW_FRAMES)) and r.n_judged == len(r.windows)
+    assert len(r.windows) == len(window_starts(t, SYNC_WINDOW_FRAMES, hop)) and r.n_judged == len(r.windows)
     assert 0 <= r.p_sync <= 1 and r.offset_ms % 40 == 0
     short = MouthTrack(lm[:10], np.ones(10, bool), np.zeros(10, np.float32), 50.0)
     assert score_learned_sync(short, samples[:6400], np.ones(10, bool), model=m).p_sync is None
@@ -260,7 +261,7 @@ def test_learned_sync_uses_only_frames_fully_covered_by_audio():
 
 
 def test_hard_dub_negatives_pick_the_donor_whose_loudness_follows_the_lips():
-    from avdetect.training.data import _donor_audio, envelope_match
+    from avdetect.training.data import donor_audio, envelope_match
     from avdetect.training.sync_corpus import CachedClip
     from avdetect.visual.landmarks import INNER_GAP_PAIRS, LIP_POINTS
 
@@ -279,9 +280,9 @@ def test_hard_dub_negatives_pick_the_donor_whose_loudness_follows_the_lips():
     matched, anti = clip("matched", wave), clip("anti", 1 - wave)
     assert envelope_match(lips, matched.audio) > 0.8 and envelope_match(lips, anti.audio) < -0.8
     donors = [anti] * 9 + [matched]
-    picks = [_donor_audio(np.random.default_rng(s), donors, face, 30, 20, lips[:30]) for s in range(10)]
+    picks = [donor_audio(np.random.default_rng(s), donors, face, 30, 20, lips[:30]) for s in range(10)]
     assert all(envelope_match(lips[:30], a) > 0.5 for a in picks)
-    randoms = [_donor_audio(np.random.default_rng(s), donors, face, 30) for s in range(10)]
+    randoms = [donor_audio(np.random.default_rng(s), donors, face, 30) for s in range(10)]
     assert sum(envelope_match(lips[:30], a) > 0.5 for a in randoms) < 5  # random donors: mostly anti
 
 
@@ -308,7 +309,7 @@ def test_grow_layer_adds_an_identity_layer_that_training_can_use():
 
 
 def test_speed_perturbed_copy_keeps_lips_and_audio_in_step_and_is_never_a_donor_for_its_source():
-    from avdetect.training.data import _donor_audio, base_name, envelope_match, speed_perturbed
+    from avdetect.training.data import base_name, donor_audio, envelope_match, speed_perturbed
     from avdetect.training.sync_corpus import CachedClip
     from avdetect.visual.landmarks import INNER_GAP_PAIRS, LIP_POINTS
 
@@ -329,17 +330,17 @@ def test_speed_perturbed_copy_keeps_lips_and_audio_in_step_and_is_never_a_donor_
         n = fast.n_frames
         assert envelope_match(fast.landmarks[:n], fast.audio[:n * AUDIO_SAMPLES_PER_FRAME]) > 0.8
     # a re-timed copy of the clip itself would be a near-positive: never drawn as its dub donor
-    picks = [_donor_audio(np.random.default_rng(s), [speed_perturbed(clip, 0.9)], clip, 30) for s in range(5)]
+    picks = [donor_audio(np.random.default_rng(s), [speed_perturbed(clip, 0.9)], clip, 30) for s in range(5)]
     assert all(p is None for p in picks)
 
 
 def test_sparse_window_grid_adds_judged_windows_when_too_few_are_judged():
-    from avdetect.checks.learned_sync import _plan_windows
+    from avdetect.checks.learned_sync import plan_windows
 
     n, face = 76, np.ones(76, bool)
     speech = np.zeros(n, bool)
     speech[:36] = True  # speech in the first 1.4 s only: the 1.04-3.04 s window has 20 % speech
-    assert _plan_windows(n, 50, 2.0, np.ones(n, bool), face) == [0, 26]  # both judged: nothing added
-    assert _plan_windows(n, 50, 2.0, speech, face) == [0, 12, 26]  # 0.48-2.48 s from the 0.5 s grid
-    assert _plan_windows(n, 50, 0.5, speech, face) == [0, 12, 25, 26]  # the dense grid as it was
-    assert _plan_windows(n, 50, 2.0, np.zeros(n, bool), face) == [0, 26]  # nothing to judge anywhere
+    assert plan_windows(n, 50, 2.0, np.ones(n, bool), face) == [0, 26]  # both judged: nothing added
+    assert plan_windows(n, 50, 2.0, speech, face) == [0, 12, 26]  # 0.48-2.48 s from the 0.5 s grid
+    assert plan_windows(n, 50, 0.5, speech, face) == [0, 12, 25, 26]  # the dense grid as it was
+    assert plan_windows(n, 50, 2.0, np.zeros(n, bool), face) == [0, 26]  # nothing to judge anywhere

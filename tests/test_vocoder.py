@@ -70,8 +70,8 @@ def test_soundtracks_and_vocoder_twins(tmp_path):
     """Real soundtracks of AV clips become joined real items (sync's splits, a corrupt clip
     skipped), and every real kind gets neural-vocoder twins in its own split."""
     from avdetect.synth import synthetic_speech, write_av
-    from avdetect.training.spoof_corpus import (SOUNDTRACK_CLIPS_PER_ITEM, CorpusPlan, _build_soundtracks,
-                                                _build_vocoder_twins)
+    from avdetect.training.spoof_corpus import (SOUNDTRACK_CLIPS_PER_ITEM, CorpusPlan, build_soundtracks,
+                                                build_vocoder_twins)
 
     data = tmp_path / "data"
     rows = []
@@ -89,7 +89,7 @@ def test_soundtracks_and_vocoder_twins(tmp_path):
     _write_manifest(data, rows)
 
     corpus = Corpus(tmp_path / "corpus")
-    _build_soundtracks(corpus, data, log=lambda m: None)
+    build_soundtracks(corpus, data, log=lambda m: None)
     items = list(corpus.items.values())
     lrc = [it for it in items if it.kind == "lrc-ar"]
     per = SOUNDTRACK_CLIPS_PER_ITEM["lrc-ar"]
@@ -99,7 +99,7 @@ def test_soundtracks_and_vocoder_twins(tmp_path):
     assert len(first) > 1.5 * 1.2 * SAMPLE_RATE  # clips 0-4 (3 corrupt) joined: longer than any one clip
     assert all(it.label == 0 for it in items)
 
-    _build_vocoder_twins(corpus, V.Vocoder().eval(), CorpusPlan(), log=lambda m: None)
+    build_vocoder_twins(corpus, V.Vocoder().eval(), CorpusPlan(), log=lambda m: None)
     twins = [it for it in corpus.items.values() if it.kind == "neuralvoc"]
     assert len(twins) == len(items) and all(it.label == 1 for it in twins)
     for t in twins:

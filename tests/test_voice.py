@@ -12,11 +12,12 @@ import torch
 from avdetect.audio.channels import TELEPHONE_CHANNELS, Channel, apply_channel
 from avdetect.audio.features import n_video_frames
 from avdetect.checks.base import Status
-from avdetect.checks.synthetic_speech import _reasons, check_synthetic_speech, fmt_time, window_starts
+from avdetect.checks.synthetic_speech import check_synthetic_speech, fmt_time, span_reasons
 from avdetect.checks.base import Segment
 from avdetect.constants import SAMPLE_RATE
 from avdetect.models import spoof
 from avdetect.models.store import ModelFileError
+from avdetect.windows import window_starts
 
 SR = SAMPLE_RATE
 
@@ -162,11 +163,13 @@ def test_spectral_eq_is_a_bounded_smooth_curve_over_frequency():
     assert spectral_eq(mel, rng, max_db=0.0) is mel
 
 
-def test_window_starts_cover_the_clip():
+def test_windows_cover_the_clip_and_a_short_clip_is_one_window(tiny_model):
     w, h = 4 * SR, SR
-    assert window_starts(3 * SR, w, h) == [0]
     s = window_starts(10 * SR + 123, w, h)
     assert s[0] == 0 and s[-1] + w == 10 * SR + 123 and all(b - a <= h for a, b in zip(s, s[1:]))
+    x = voiced(3.0)
+    res = check_synthetic_speech(x, np.ones(n_video_frames(len(x)), bool), model=tiny_model)
+    assert [(g.start_s, g.end_s) for g in res.segments] == [(0.0, 3.0)]
 
 
 def test_check_timeline_on_long_call(tiny_model):
@@ -207,9 +210,9 @@ def test_check_with_vad_on_8k_telephone_input(tiny_model):
 
 def test_reasons_merge_overlapping_windows():
     segs = [Segment(0, 4, 90), Segment(1, 5, 95), Segment(2, 6, 10), Segment(8, 12, 70)]
-    assert _reasons(segs, 50) == ["synthetic voice from 00:00 to 00:05 (score 95)",
-                                  "synthetic voice from 00:08 to 00:12 (score 70)"]
-    assert _reasons(segs, 99) == []
+    assert span_reasons(segs, 50) == ["synthetic voice from 00:00 to 00:05 (score 95)",
+                                       "synthetic voice from 00:08 to 00:12 (score 70)"]
+    assert span_reasons(segs, 99) == []
     assert fmt_time(3725) == "01:02:05"
 
 
@@ -218,9 +221,9 @@ def test_reasons_merge_overlapping_windows():
 def espeak(text: str, voice: str) -> np.ndarray:
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng not installed")
-    from avdetect.training.generators import _run_to_wav
+    from avdetect.training.generators import run_to_wav
 
-    return _run_to_wav(["espeak-ng", "-v", voice, "-w", "{out}", text])
+    return run_to_wav(["espeak-ng", "-v", voice, "-w", "{out}", text])
 
 
 @pytest.fixture

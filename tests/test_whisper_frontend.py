@@ -12,8 +12,9 @@ import torch
 from avdetect.audio.whisper import WHISPER_DIM, whisper_encoder, whisper_log_mel
 from avdetect.checks.learned_sync import score_learned_sync
 from avdetect.constants import AUDIO_SAMPLES_PER_FRAME, SAMPLE_RATE
-from avdetect.models.sync import AudioFrontend, SyncConfig, SyncTransformer, load_model, save_model
-from avdetect.training.data import narrowband, window_features
+from avdetect.models.sync import (AudioFrontend, SyncConfig, SyncTransformer, load_model, save_model,
+                                  window_features)
+from avdetect.training.data import narrowband
 from avdetect.training.sync import switch_frontend
 from avdetect.visual.landmarks import MouthTrack
 

@@ -30,11 +30,11 @@ def _as_tensor(samples: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 
 def log_mel(samples: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """(N,) waveform -> (T, N_MELS) log-mel at 100 frames/s, T = N // 160 + 1."""
-    x = _as_tensor(samples)
-    mel = _mel_transform(str(x.device))(x)  # (N_MELS, T)
-    out = torch.log(mel + LOG_FLOOR).T.contiguous()
-    assert out.shape == (x.shape[0] // MEL_HOP + 1, N_MELS), out.shape
+    """(..., N) waveform(s) -> (..., T, N_MELS) log-mel at 100 frames/s, T = N // 160 + 1."""
+    x = torch.as_tensor(samples, dtype=torch.float32)
+    mel = _mel_transform(str(x.device))(x)  # (..., N_MELS, T)
+    out = torch.log(mel + LOG_FLOOR).transpose(-1, -2).contiguous()
+    assert out.shape == (*x.shape[:-1], x.shape[-1] // MEL_HOP + 1, N_MELS), out.shape
     return out
 
 

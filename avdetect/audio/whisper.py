@@ -61,7 +61,7 @@ def whisper_log_mel(audio: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _model_files() -> dict[str, bytes]:
+def whisper_model_files() -> dict[str, bytes]:
     from importlib import resources
 
     try:
@@ -95,7 +95,7 @@ class WhisperEncoder:
             raise WhisperUnavailable("ctranslate2 is not installed (pip install ctranslate2)") from e
         self._ct2 = ctranslate2
         self.pad_to_samples = pad_to_samples
-        files = _model_files()
+        files = whisper_model_files()
         self._model, self.device = None, "cpu"
         if str(device).startswith("cuda") and ctranslate2.get_cuda_device_count() > 0:
             try:  # CTranslate2's CUDA build needs cuBLAS/cuDNN libraries that torch may not provide

@@ -14,7 +14,6 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from .inputs import Source
 
 from ..checks import CHECKS
 
@@ -39,11 +38,6 @@ def read_records(path: str | os.PathLike) -> list[dict[str, Any]]:
             if isinstance(r, dict):
                 records.append(r)
     return records
-
-
-def done_keys(path: str | os.PathLike) -> set[Source]:
-    """Sources already reported in the JSONL (errors included: a rerun does not retry them)."""
-    return {Source.from_json(r["source"]) for r in read_records(path) if isinstance(r.get("source"), dict)}
 
 
 class JsonlWriter:

@@ -22,13 +22,13 @@ import numpy as np
 import torch
 
 from ..constants import (AUDIO_SAMPLES_PER_FRAME, FRAME_MS, SYNC_HOP_S, SYNC_MIN_SPEECH_FRACTION,
-                         SYNC_WINDOW_FRAMES, VIDEO_FPS)
+                         SYNC_WINDOW_FRAMES, SYNC_WINDOW_MIN_FACE_COVERAGE, VIDEO_FPS)
 from ..models.store import model_dir as shipped_model_dir
-from ..models.sync import AudioFrontend, SyncConfig, SyncTransformer
+from ..models.sync import (MIN_WINDOW_FRAMES, AudioFrontend, SyncConfig, SyncTransformer, window_audio,
+                           window_features)
 from ..models.sync import load_model as load_sync_model
-from ..training.data import MIN_WINDOW_FRAMES, window_features
 from ..visual.landmarks import MouthTrack
-from .sync_correlation import MIN_FACE_COVERAGE
+from ..windows import window_starts
 
 MODEL_ENV = "AVDETECT_SYNC_MODEL"  # overrides the weights' stem (path without suffix)
 MAX_BATCH_WINDOWS = 256  # windows per forward pass (bounds memory on long media)
@@ -99,25 +99,11 @@ def load_model(model_dir: str | os.PathLike | None = None, device: str = "cpu") 
     return model
 
 
-def window_starts(n_frames: int, length: int, hop_s: float = SYNC_HOP_S) -> list[int]:
-    """Starts on the hop_s grid (0.5 s: window k at round(k * 12.5) frames); one more window ends
-    exactly at the clip end when needed."""
-    if n_frames < length:
-        return []
-    starts, k = [], 0
-    while (s := int(round(k * hop_s * VIDEO_FPS))) + length <= n_frames:
-        starts.append(s)
-        k += 1
-    if starts[-1] + length < n_frames:
-        starts.append(n_frames - length)
-    return starts
-
-
 def _inputs(mouth: MouthTrack, samples: np.ndarray, starts: list[int], length: int):
     idx = np.asarray(starts)[:, None] + np.arange(length)[None]  # (W, L)
     lips = torch.from_numpy(mouth.landmarks[idx])  # (W, L, 40, 2)
     valid = torch.from_numpy(mouth.mask[idx])
-    audio = torch.from_numpy(_inputs_audio(samples, starts, length))  # (W, L * 640)
+    audio = torch.from_numpy(window_audio(samples, starts, length))  # (W, L * 640)
     return lips, valid, audio
 
 
@@ -164,24 +150,27 @@ def _prepare(mouth: MouthTrack, samples: np.ndarray, speech: np.ndarray, cfg: Sy
     padded[: min(len(samples), len(padded))] = samples[: len(padded)]
     sp = np.zeros(n, bool)
     sp[: min(n, len(speech))] = speech[:n]
-    starts = _plan_windows(n, length, WINDOW_HOP_S[AudioFrontend(cfg.audio_frontend)], sp, mouth.mask[:n])
+    starts = plan_windows(n, length, WINDOW_HOP_S[AudioFrontend(cfg.audio_frontend)], sp, mouth.mask[:n])
     return _Job(*_inputs(mouth, padded, starts, length), starts, length, padded, sp, mouth.mask[:n])
 
 
 def _judged(speech_fraction: float, face_coverage: float) -> bool:
     """A window counts in the clip result: enough speech and a tracked face."""
-    return bool(speech_fraction >= SYNC_MIN_SPEECH_FRACTION and face_coverage >= MIN_FACE_COVERAGE)
+    return bool(speech_fraction >= SYNC_MIN_SPEECH_FRACTION and face_coverage >= SYNC_WINDOW_MIN_FACE_COVERAGE)
 
 
-def _plan_windows(n: int, length: int, hop_s: float, speech: np.ndarray, face: np.ndarray) -> list[int]:
-    """Window starts on the hop_s grid; when fewer than MIN_JUDGED_FOR_FAKE of them are judged,
-    add judged windows of the 0.5 s grid, each as far as possible from those already judged."""
+def plan_windows(n: int, length: int, hop_s: float, speech: np.ndarray, face: np.ndarray) -> list[int]:
+    """n frames, window length (frames), hop_s, speech (n,) bool, face (n,) bool -> window starts.
+
+    Starts on the hop_s grid (plus one window ending at n); when fewer than MIN_JUDGED_FOR_FAKE
+    of them are judged, add judged windows of the 0.5 s grid, each as far as possible from those
+    already judged."""
     def judged(s: int) -> bool:
         return _judged(speech[s:s + length].mean(), face[s:s + length].mean())
 
-    starts = window_starts(n, length, hop_s)
+    starts = window_starts(n, length, hop_s * VIDEO_FPS)
     ok = [s for s in starts if judged(s)]
-    spare = [s for s in window_starts(n, length) if s not in starts and judged(s)]
+    spare = [s for s in window_starts(n, length, SYNC_HOP_S * VIDEO_FPS) if s not in starts and judged(s)]
     while len(ok) < MIN_JUDGED_FOR_FAKE and spare:
         far = max(spare, key=lambda s: min((abs(s - o) for o in ok), default=n))
         ok.append(far)
@@ -271,18 +260,11 @@ def scan_curves(model: SyncTransformer, job: _Job, windows: list[int], offsets: 
     pad = np.zeros(m * AUDIO_SAMPLES_PER_FRAME, np.float32)
     ext = np.concatenate([pad, job.padded, pad])
     starts = [job.starts[i] for i in windows]
-    audio = torch.cat([torch.from_numpy(_inputs_audio(ext, [s + m + int(d) for s in starts], job.length))
+    audio = torch.cat([torch.from_numpy(window_audio(ext, [s + m + int(d) for s in starts], job.length))
                        for d in offsets])
     rep = len(offsets)
     p, _ = _run(model, job.lips[windows].repeat(rep, 1, 1, 1), job.valid[windows].repeat(rep, 1), audio, device)
     return p.reshape(rep, len(starts)).T
-
-
-def _inputs_audio(samples: np.ndarray, starts: list[int], length: int) -> np.ndarray:
-    """samples (N,) -> (W, length * 640): the audio of each window starting at frame starts[w]."""
-    idx = np.asarray(starts)[:, None] + np.arange(length)[None]
-    a_idx = idx[:, :, None] * AUDIO_SAMPLES_PER_FRAME + np.arange(AUDIO_SAMPLES_PER_FRAME)
-    return samples[a_idx.reshape(len(starts), -1)]
 
 
 def _aggregate(starts, length, p, probs, speech, face, max_offset) -> LearnedSync:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..constants import SYNC_WINDOW_FRAMES, VIDEO_FPS
+from ..constants import SYNC_CLIP_MIN_SPEECH_FACE_COVERAGE, SYNC_WINDOW_FRAMES, VIDEO_FPS
+from ..fusion import FAKE_THRESHOLD, SUSPICIOUS_THRESHOLD
 from ..visual.landmarks import MouthTrack
 from . import learned_sync
 from . import sync_correlation as sc
@@ -34,13 +35,11 @@ NEAR_ZERO_LAGS = 2  # frames: +-80 ms counts as "in sync"
 WEAK_GOOD = 0.8  # best correlation within +-80 ms of a real clip (GRID 10th percentile: 0.77)
 WEAK_SPAN = 0.4
 WEAK_WEIGHT = 0.7
+BAD_WINDOW_SCORE = 50.0  # reasons span the windows scored at least this (more likely manipulated than not)
 CLIP_PRIOR = 0.5  # windows are judged on their curve blended with the clip's (2 s alone is noisy)
-SUSPICIOUS = 40.0  # fusion's suspicious threshold
 # one judged 2 s window (a clip under 2.5 s) can make a clip suspicious, not fake
 MIN_WINDOWS_FOR_FAKE = learned_sync.MIN_JUDGED_FOR_FAKE
-SINGLE_WINDOW_CAP = 69.0
-MIN_FACE_COVERAGE = 0.5  # share of speech frames that need a tracked face
-MIN_FRAMES = sc.MIN_PAIRS + sc.SYNC_MAX_LAG_FRAMES  # 35 frames = 1.4 s
+SINGLE_WINDOW_CAP = FAKE_THRESHOLD - 1.0  # 69: suspicious at most
 
 
 def score_curve(curve: np.ndarray) -> tuple[float, float, float]:
@@ -65,15 +64,15 @@ def describe_offset(offset_ms: float) -> str:
 
 def _reasons(score: float, offset_ms: float, segments: list[Segment], duration_s: float) -> list[str]:
     out = []
-    bad = [s for s in segments if s.score >= 50 and abs(s.extra["offset_ms"]) > OFFSET_TOLERANCE_MS]
-    if score >= 40 and abs(offset_ms) > OFFSET_TOLERANCE_MS:
+    bad = [s for s in segments if s.score >= BAD_WINDOW_SCORE and abs(s.extra["offset_ms"]) > OFFSET_TOLERANCE_MS]
+    if score >= SUSPICIOUS_THRESHOLD and abs(offset_ms) > OFFSET_TOLERANCE_MS:
         same = [s for s in bad if np.sign(s.extra["offset_ms"]) == np.sign(offset_ms)]
         if same and (same[0].start_s > 0.5 or same[-1].end_s < duration_s - 0.5):
             span = f" from {fmt_time(same[0].start_s)} to {fmt_time(same[-1].end_s)}"
         else:
             span = ""
         out.append(f"{describe_offset(offset_ms)}{span}".capitalize())
-    elif score >= 40:
+    elif score >= SUSPICIOUS_THRESHOLD:
         out.append("lip movements do not follow the speech (weak audio-visual correlation at any small offset)"
                    .capitalize())
     return out
@@ -91,7 +90,7 @@ def applicability(face_mask: np.ndarray | None, envelope: np.ndarray | None, spe
     n = min(len(face_mask), len(speech))
     if not speech[:n].any():
         return CheckResult.not_applicable("no speech detected")
-    if face_mask[:n][speech[:n]].mean() < MIN_FACE_COVERAGE:
+    if face_mask[:n][speech[:n]].mean() < SYNC_CLIP_MIN_SPEECH_FACE_COVERAGE:
         return CheckResult.not_applicable("no face visible while someone speaks")
     return None
 
@@ -112,10 +111,10 @@ def check_lip_sync(mouth: MouthTrack | None, envelope: np.ndarray | None, speech
         return corr
     if scored.p_sync is None or scored.n_judged == 0:
         return corr
-    return _combine(scored, corr)
+    return combine_evidence(scored, corr)
 
 
-def _combine(res: "learned_sync.LearnedSync", corr: CheckResult) -> CheckResult:
+def combine_evidence(res: "learned_sync.LearnedSync", corr: CheckResult) -> CheckResult:
     """Learned score and timeline. Offset: the model's scan when it ran (a doubted clip with 2 s
     windows), else the correlation check's for a doubted clip it could judge, else the head's."""
     score = 100.0 * (1.0 - res.p_sync)
@@ -123,7 +122,7 @@ def _combine(res: "learned_sync.LearnedSync", corr: CheckResult) -> CheckResult:
         score = min(score, SINGLE_WINDOW_CAP)
     scanned = res.offset_method == learned_sync.OffsetMethod.scan
     # in sync per the model: a far correlation peak is a side peak, the model's offset stands
-    use_corr = not scanned and corr.status == Status.ok and score >= SUSPICIOUS
+    use_corr = not scanned and corr.status == Status.ok and score >= SUSPICIOUS_THRESHOLD
     offset_ms = corr.fields["offset_ms"] if use_corr else res.offset_ms
     segments = [Segment(w.start_s, w.end_s, 100.0 * (1.0 - w.p_sync),
                         {"p_sync": round(w.p_sync, 3), "offset_ms": round(w.offset_ms)})
@@ -141,11 +140,11 @@ def _combine(res: "learned_sync.LearnedSync", corr: CheckResult) -> CheckResult:
 
 def _learned_reasons(score: float, res: "learned_sync.LearnedSync", offset_ms: float, segments: list[Segment],
                      corr: CheckResult | None) -> list[str]:
-    if score < SUSPICIOUS:
+    if score < SUSPICIOUS_THRESHOLD:
         return []
     if corr is not None and corr.reasons and abs(offset_ms) > OFFSET_TOLERANCE_MS:
         return corr.reasons
-    bad = [s for s in segments if s.score >= 50] or segments
+    bad = [s for s in segments if s.score >= BAD_WINDOW_SCORE] or segments
     span = f" from {fmt_time(bad[0].start_s)} to {fmt_time(bad[-1].end_s)}" if len(segments) > 1 else ""
     scanned = res.offset_method == learned_sync.OffsetMethod.scan
     if scanned and abs(offset_ms) > OFFSET_TOLERANCE_MS and res.offset_confidence >= REALIGNED_MIN_P_SYNC:
@@ -167,8 +166,9 @@ def check_correlation(lips: np.ndarray | None, face_mask: np.ndarray | None,
     if na is not None:
         return na
     n = min(len(face_mask), len(envelope))
-    if n < MIN_FRAMES:
-        return CheckResult.not_applicable(f"too short: {n / VIDEO_FPS:.1f} s (needs {MIN_FRAMES / VIDEO_FPS:.1f} s)")
+    if n < sc.MIN_CLIP_FRAMES:
+        need_s = sc.MIN_CLIP_FRAMES / VIDEO_FPS
+        return CheckResult.not_applicable(f"too short: {n / VIDEO_FPS:.1f} s (needs {need_s:.1f} s)")
     signals = sc.make_signals(lips, face_mask, envelope, speech)
     windows = sc.correlate(signals, face_mask, speech)
     clip = sc.clip_curve(signals)

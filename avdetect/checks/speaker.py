@@ -13,33 +13,38 @@ from .. import voices
 from ..audio.embedding import MIN_EMBED_S, cosine, embed, encoder, speech_only
 from ..audio.features import n_video_frames
 from ..audio.vad import VadBackend, speech_activity
-from ..constants import SAMPLE_RATE, VIDEO_FPS
+from ..constants import AUDIO_SAMPLES_PER_FRAME, SAMPLE_RATE, VIDEO_FPS
 from ..features import ClipFeatures
+from ..fusion import SPEAKER_SCORE_SLOPE, SPEAKER_SIMILARITY_THRESHOLD
+from ..windows import window_starts
 from .base import CheckResult, ScanContext, Segment, Settings, Status
 from .synthetic_speech import audio_applicability
 
-# Calibrated on LibriSpeech test-other (10 speakers x 10 utterances, 1 utterance vs the
-# 9-utterance profile); see scripts/eval_speaker.py and README/model card for the measured EER.
-SIMILARITY_THRESHOLD = 0.72  # between the EER points 0.70 (utt-utt, fsdd) and 0.75 (utt-profile)
-SCORE_SLOPE = 25.0  # 1/similarity: 0.1 below the threshold -> score 92
 MIN_SPEECH_S = 1.0  # s of speech needed to judge
 SEGMENT_S = 4.0  # s per timeline segment
 SEGMENT_HOP_S = 2.0
 MIN_SEGMENT_SPEECH_S = 1.5
 
 
-def similarity_score(similarity: float, threshold: float = SIMILARITY_THRESHOLD) -> float:
+def similarity_score(similarity: float, threshold: float = SPEAKER_SIMILARITY_THRESHOLD) -> float:
     """Cosine similarity -> 0-100 mismatch score (50 at the threshold)."""
-    return float(100.0 / (1.0 + np.exp(-SCORE_SLOPE * (threshold - similarity))))
+    return float(100.0 / (1.0 + np.exp(-SPEAKER_SCORE_SLOPE * (threshold - similarity))))
+
+
+def segment_bounds(n_frames: int) -> list[tuple[int, int]]:
+    """Timeline segments [a, b) in 40 ms frames: SEGMENT_S long, every SEGMENT_HOP_S, cut at the
+    clip end. A start counts while its segment reaches past the previous one's end (longer than
+    seg - hop frames); a clip shorter than that is one segment."""
+    seg, hop = int(SEGMENT_S * VIDEO_FPS), int(SEGMENT_HOP_S * VIDEO_FPS)
+    return [(a, min(a + seg, n_frames))
+            for a in window_starts(n_frames, seg - hop + 1, hop, tail=False, min_length=0)]
 
 
 def _segments(samples: np.ndarray, speech: np.ndarray, profile: np.ndarray, device: str) -> list[Segment]:
-    per = SAMPLE_RATE // VIDEO_FPS
-    seg, hop = int(SEGMENT_S * VIDEO_FPS), int(SEGMENT_HOP_S * VIDEO_FPS)  # in 40 ms frames
+    """samples (N,), speech (T25,) -> one Segment per segment_bounds window with enough speech."""
+    per = AUDIO_SAMPLES_PER_FRAME
     out = []
-    starts = range(0, max(1, len(speech) - seg + hop), hop)
-    for a in starts:
-        b = min(a + seg, len(speech))
+    for a, b in segment_bounds(len(speech)):
         if speech[a:b].sum() / VIDEO_FPS < MIN_SEGMENT_SPEECH_S:
             continue
         sp = speech_only(samples[a * per:b * per], speech[a:b])
@@ -51,7 +56,7 @@ def _segments(samples: np.ndarray, speech: np.ndarray, profile: np.ndarray, devi
 
 
 def check_speaker(samples: np.ndarray, speech: np.ndarray | None, claimed: str,
-                  device: str = "cpu", threshold: float = SIMILARITY_THRESHOLD) -> CheckResult:
+                  device: str = "cpu", threshold: float = SPEAKER_SIMILARITY_THRESHOLD) -> CheckResult:
     """samples (N,) float32 16 kHz, speech (T25,) bool or None -> CheckResult with fields
     claimed, similarity, match, threshold; segments carry per-window similarity.
 

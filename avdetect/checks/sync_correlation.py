@@ -14,11 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..constants import (FRAME_MS, SYNC_HOP_S, SYNC_MAX_LAG_FRAMES, SYNC_MIN_SPEECH_FRACTION,
-                         SYNC_WINDOW_FRAMES, VIDEO_FPS)
+                         SYNC_WINDOW_FRAMES, SYNC_WINDOW_MIN_FACE_COVERAGE, VIDEO_FPS)
+from ..windows import window_starts
 
 LAGS = np.arange(-SYNC_MAX_LAG_FRAMES, SYNC_MAX_LAG_FRAMES + 1)  # (31,) frames
-MIN_FACE_COVERAGE = 0.8  # a window needs a tracked face in this share of its frames
 MIN_PAIRS = 20  # frames that must overlap at a lag for its correlation to count
+MIN_CLIP_FRAMES = MIN_PAIRS + SYNC_MAX_LAG_FRAMES  # 35 frames = 1.4 s: shortest clip judged (one short window)
 COARSE_SMOOTH_FRAMES = 3  # 120 ms box filter on lip motion and speech activity
 REFINE_HALF_WIDTH = 2  # lags each side used for the sub-frame peak fit
 ENVELOPE_RANGE = math.log(1e5)  # the envelope is floored 50 dB below its maximum
@@ -33,7 +34,9 @@ class SyncWindow:
     valid: bool  # enough face and speech to judge
 
 
-def _zscore(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def zscore(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """x (T,), valid (T,) bool -> (T,) float64: x standardised over its valid frames, 0 elsewhere
+    (all 0 with fewer than 2 valid frames; a flat signal is only centred)."""
     out = np.zeros_like(x, dtype=np.float64)
     if valid.sum() >= 2:
         v = x[valid]
@@ -86,17 +89,6 @@ def curve_confidence(curve: np.ndarray) -> float:
     return float(np.nanmax(curve) - np.nanmedian(curve))
 
 
-def window_starts(n_frames: int) -> list[int]:
-    """Window k starts at round(k * 0.5 s * 25 fps); the last one ends at the clip end."""
-    if n_frames < SYNC_WINDOW_FRAMES:
-        return [0] if n_frames >= MIN_PAIRS + SYNC_MAX_LAG_FRAMES else []
-    starts, k = [], 0
-    while (s := int(round(k * SYNC_HOP_S * VIDEO_FPS))) + SYNC_WINDOW_FRAMES <= n_frames:
-        starts.append(s)
-        k += 1
-    return starts
-
-
 @dataclass
 class SyncSignals:
     """Per-frame signals on the timeline, z-scored. Visual (Tv,), audio (Ta,).
@@ -123,21 +115,28 @@ def make_signals(lips: np.ndarray, face_mask: np.ndarray, envelope: np.ndarray,
     from ..visual.landmarks import lip_height
 
     vm = face_mask.astype(bool)
-    dm = vm.copy()
-    dm[0] = False
-    dm[1:] &= vm[:-1]
+    dm = velocity_mask(vm)
     clean = np.nan_to_num(lips)
     height = np.where(vm, lip_height(clean), 0.0)
     d_height = np.r_[0.0, np.diff(height)] * dm
     motion = np.r_[0.0, np.linalg.norm(np.diff(clean, axis=0), axis=2).sum(1)] * dm
     am = np.ones(len(envelope), bool)
     env = np.maximum(envelope.astype(np.float64), envelope.max() - ENVELOPE_RANGE)
-    env = _zscore(env, am)
+    env = zscore(env, am)
     return SyncSignals(
-        height=_zscore(height, vm), d_height=_zscore(d_height, dm),
-        motion=_zscore(_smooth(motion), dm), vmask=vm, dmask=dm,
-        envelope=env, d_envelope=_zscore(np.r_[0.0, np.diff(env)], am),
-        activity=_zscore(_smooth(speech.astype(np.float64)), am))
+        height=zscore(height, vm), d_height=zscore(d_height, dm),
+        motion=zscore(_smooth(motion), dm), vmask=vm, dmask=dm,
+        envelope=env, d_envelope=zscore(np.r_[0.0, np.diff(env)], am),
+        activity=zscore(_smooth(speech.astype(np.float64)), am))
+
+
+def velocity_mask(valid: np.ndarray) -> np.ndarray:
+    """(T,) bool -> (T,) bool: frames whose first difference is defined (they and the previous
+    frame are valid; never frame 0)."""
+    out = valid.copy()
+    out[0] = False
+    out[1:] &= valid[:-1]
+    return out
 
 
 def _smooth(x: np.ndarray, width: int = COARSE_SMOOTH_FRAMES) -> np.ndarray:
@@ -154,15 +153,17 @@ def window_curve(sig: SyncSignals, start: int, length: int) -> np.ndarray:
 
 
 def correlate(sig: SyncSignals, face_mask: np.ndarray, speech: np.ndarray) -> list[SyncWindow]:
-    """One SyncWindow per 2 s window; face_mask (Tv,), speech (Ta,) decide which are judged."""
+    """One SyncWindow per 2 s window on the 0.5 s grid (no window shifted to end at the clip end;
+    a clip of MIN_CLIP_FRAMES to 2 s is one short window); face_mask (Tv,), speech (Ta,) decide
+    which are judged."""
     n = min(len(face_mask), len(speech))
     windows = []
-    for s in window_starts(n):
+    for s in window_starts(n, SYNC_WINDOW_FRAMES, SYNC_HOP_S * VIDEO_FPS, tail=False, min_length=MIN_CLIP_FRAMES):
         length = min(SYNC_WINDOW_FRAMES, n - s)
         curve = window_curve(sig, s, length)
         sp = float(speech[s:s + length].mean())
         cov = float(face_mask[s:s + length].mean())
-        valid = sp >= SYNC_MIN_SPEECH_FRACTION and cov >= MIN_FACE_COVERAGE and np.isfinite(curve).any()
+        valid = sp >= SYNC_MIN_SPEECH_FRACTION and cov >= SYNC_WINDOW_MIN_FACE_COVERAGE and np.isfinite(curve).any()
         windows.append(SyncWindow(s, curve, sp, valid))
     return windows
 

@@ -15,10 +15,11 @@ import torch
 
 from ..audio.features import n_video_frames
 from ..audio.vad import VadBackend, speech_activity
-from ..constants import MEL_HOP, SAMPLE_RATE, VIDEO_FPS
-from ..models.store import model_dir as shipped_model_dir
-from ..models import spoof as spoof_model
+from ..constants import AUDIO_SAMPLES_PER_FRAME, MEL_HOP, SAMPLE_RATE, VIDEO_FPS
 from ..features import ClipFeatures
+from ..models import spoof as spoof_model
+from ..models.store import model_dir as shipped_model_dir
+from ..windows import window_starts
 from .base import CheckResult, ScanContext, Segment, Settings, Status, fmt_time
 
 # s of detected speech needed to judge a clip at all. Real speech cut to 1.2 s scored >= 70 in
@@ -32,16 +33,6 @@ REPORT_THRESHOLD = 50.0  # default; the shipped config may calibrate its own
 def load_model(model_dir: str | os.PathLike | None = None, device: str = "cpu") -> spoof_model.SpoofNet:
     """The shipped spoof model ("spoof" in model_dir; None: the package's), loaded and verified."""
     return spoof_model.load_model(Path(model_dir or shipped_model_dir()) / "spoof", device)
-
-
-def window_starts(n_samples: int, window: int, hop: int) -> list[int]:
-    """Sample offsets of windows covering n_samples; the last window ends at the clip end."""
-    if n_samples <= window:
-        return [0]
-    starts = list(range(0, n_samples - window + 1, hop))
-    if starts[-1] + window < n_samples:
-        starts.append(n_samples - window)
-    return starts
 
 
 @torch.no_grad()
@@ -61,7 +52,7 @@ def score_windows(model: spoof_model.SpoofNet, samples: np.ndarray, starts: list
     return scores
 
 
-def _reasons(segments: list[Segment], threshold: float) -> list[str]:
+def span_reasons(segments: list[Segment], threshold: float) -> list[str]:
     """Merge overlapping windows over threshold into spans; one sentence per span."""
     spans: list[list[float]] = []
     for s in segments:
@@ -92,7 +83,8 @@ def check_synthetic_speech(samples: np.ndarray, speech: np.ndarray | None, devic
         return CheckResult.not_applicable(f"too short: {speech_s:.1f} s of speech, need {MIN_SPEECH_S:.0f} s")
     cfg = model.cfg
     window, hop = int(cfg.window_s * SAMPLE_RATE), int(cfg.hop_s * SAMPLE_RATE)
-    starts = [s for s in window_starts(len(samples), window, hop)
+    # the last window ends at the clip end; a clip shorter than a window is one short window
+    starts = [s for s in window_starts(len(samples), window, hop, min_length=0)
               if _speech_fraction(speech, s, min(window, len(samples))) >= MIN_WINDOW_SPEECH_FRACTION]
     if not starts:
         return CheckResult.not_applicable("too short: no window with enough speech")
@@ -101,15 +93,16 @@ def check_synthetic_speech(samples: np.ndarray, speech: np.ndarray | None, devic
             for s, sc in zip(starts, scores)]
     threshold = float(cfg.threshold)
     clip = float(np.mean(scores))
-    reasons = _reasons(segs, threshold) if clip >= threshold or scores.max() >= threshold else []
+    reasons = span_reasons(segs, threshold) if clip >= threshold or scores.max() >= threshold else []
     return CheckResult(Status.ok, clip, None, segs, fields={"threshold": threshold, "n_windows": len(segs)},
                        reasons=reasons)
 
 
 def _speech_fraction(speech: np.ndarray, start: int, length: int) -> float:
-    per_frame = SAMPLE_RATE // VIDEO_FPS
-    a, b = start // per_frame, max(start // per_frame + 1, (start + length) // per_frame)
-    return float(speech[a:b].mean()) if b > a else 0.0
+    """speech (T25,) bool, a window of `length` samples from `start` -> share of its 40 ms frames with speech."""
+    a = start // AUDIO_SAMPLES_PER_FRAME
+    b = max(a + 1, (start + length) // AUDIO_SAMPLES_PER_FRAME)
+    return float(speech[a:b].mean())
 
 
 def audio_applicability(feats: ClipFeatures, **fields) -> CheckResult | None:

@@ -9,6 +9,9 @@ embeddings (modality embeddings tag the token kinds). Heads read the CLS token:
     sync_logit:    (B,)     in-sync logit (audio and lips of the same speech, offset 0)
     offset_logits: (B, 31)  class k <-> offset k - 15 frames; +5 = audio lags lips by 200 ms
 
+The model owns its input processing, for training and scanning alike: windows of at least
+MIN_WINDOW_FRAMES frames, their audio (window_audio) and audio features (window_features).
+
 Weights ship as <stem>.safetensors with <stem>.json (models.store: config, version, sha256, calibration).
 """
 
@@ -19,18 +22,21 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
-from ..constants import MEL_FRAMES_PER_VIDEO_FRAME, N_MELS, SYNC_MAX_LAG_FRAMES, SYNC_WINDOW_FRAMES
+from ..audio.features import log_mel
+from ..audio.whisper import WHISPER_DIM, WHISPER_SAMPLES_PER_FEATURE, whisper_encoder
+from ..constants import (AUDIO_SAMPLES_PER_FRAME, MEL_FRAMES_PER_VIDEO_FRAME, N_MELS, SYNC_MAX_LAG_FRAMES,
+                         SYNC_WINDOW_FRAMES)
 from ..visual.landmarks import N_LIP_POINTS
 
-from ..audio.whisper import WHISPER_DIM, WHISPER_SAMPLES_PER_FEATURE
-from ..constants import AUDIO_SAMPLES_PER_FRAME
 from . import store
 from .store import ModelFileError  # re-exported: what load_model raises
 
 WHISPER_PER_FRAME = AUDIO_SAMPLES_PER_FRAME // WHISPER_SAMPLES_PER_FEATURE  # 640 // 320 = 2 frames of 50 Hz
+MIN_WINDOW_FRAMES = 20  # 0.8 s: shortest window trained on / judged
 
 MODEL_KIND = "avdetect.sync"
 MODEL_VERSION = 2  # bump when the architecture or the input preprocessing changes
@@ -133,6 +139,32 @@ def normalise_mel(mel: torch.Tensor, frame_valid: torch.Tensor, mel_per_frame: i
     return (mel - mu) / (var + NORM_EPS).sqrt() * m
 
 
+def window_audio(samples: np.ndarray, starts: list[int], length: int) -> np.ndarray:
+    """samples (N,) -> (W, length * 640): the audio of each window of `length` video frames
+    starting at frame starts[w] (every window must lie inside samples)."""
+    idx = np.asarray(starts)[:, None] + np.arange(length)[None]
+    a_idx = idx[:, :, None] * AUDIO_SAMPLES_PER_FRAME + np.arange(AUDIO_SAMPLES_PER_FRAME)
+    return samples[a_idx.reshape(len(starts), -1)]
+
+
+def window_mel(audio: torch.Tensor) -> torch.Tensor:
+    """audio (B, T * 640) -> log-mel (B, 4T, 80): audio.features.log_mel, cut to the window's frames."""
+    b, n = audio.shape
+    t = n // AUDIO_SAMPLES_PER_FRAME
+    assert n == t * AUDIO_SAMPLES_PER_FRAME, n
+    out = log_mel(audio)[:, : t * MEL_FRAMES_PER_VIDEO_FRAME]
+    assert out.shape == (b, t * MEL_FRAMES_PER_VIDEO_FRAME, N_MELS), out.shape
+    return out.contiguous()
+
+
+def window_features(cfg: SyncConfig, audio: torch.Tensor, device: str = "cpu") -> torch.Tensor:
+    """audio (B, T * 640) -> the model's audio input (B, kT, F) for cfg.audio_frontend:
+    log-mel (B, 4T, 80) or frozen Whisper-base features (B, 2T, 512), on `device`."""
+    if cfg.audio_frontend == AudioFrontend.logmel:
+        return window_mel(audio.to(device))
+    return whisper_encoder(str(device))(audio).to(device)
+
+
 class SyncTransformer(nn.Module):
     def __init__(self, cfg: SyncConfig) -> None:
         super().__init__()
@@ -194,8 +226,6 @@ def offset_to_class(offset_frames: torch.Tensor, cfg: SyncConfig) -> torch.Tenso
     return offset_frames + cfg.max_offset
 
 
-def class_to_offset(cls: torch.Tensor, cfg: SyncConfig) -> torch.Tensor:
-    return cls - cfg.max_offset
 
 
 def save_model(model: SyncTransformer, stem: str | Path, extra: dict | None = None) -> Path:

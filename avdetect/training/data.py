@@ -21,13 +21,12 @@ import numpy as np
 import torch
 import torchaudio
 
-from ..audio.features import LOG_FLOOR, _mel_transform
-from ..constants import (AUDIO_SAMPLES_PER_FRAME, MEL_FRAMES_PER_VIDEO_FRAME, N_FFT, N_MELS, SAMPLE_RATE,
-                         SYNC_WINDOW_FRAMES)
+from ..audio.features import LOG_FLOOR
+from ..constants import AUDIO_SAMPLES_PER_FRAME, N_FFT, N_MELS, SAMPLE_RATE, SYNC_WINDOW_FRAMES
+from ..models.sync import MIN_WINDOW_FRAMES
 from ..visual.landmarks import N_LIP_POINTS, mirror_lips, mouth_opening
 from .sync_corpus import CachedClip, cache_path, load_cached
 
-MIN_WINDOW_FRAMES = 20  # 0.8 s: shortest window trained on / judged
 MAX_OFFSET_FRAMES = 15  # +-600 ms
 IGNORE = -100  # label value excluded from a loss
 MIN_SPEECH_FRACTION = 0.3  # windows drawn for positives/offsets should contain speech
@@ -109,7 +108,7 @@ class Example:
     kind: Kind
 
 
-def _frames(samples: np.ndarray, start: int, n: int) -> np.ndarray:
+def frames_audio(samples: np.ndarray, start: int, n: int) -> np.ndarray:
     """Audio of timeline frames [start, start + n), zero-padded past the ends -> (n * 640,)."""
     out = np.zeros(n * AUDIO_SAMPLES_PER_FRAME, np.float32)
     a, b = start * AUDIO_SAMPLES_PER_FRAME, (start + n) * AUDIO_SAMPLES_PER_FRAME
@@ -164,7 +163,7 @@ def speed_perturbed(clip: CachedClip, rate: float) -> CachedClip:
     return CachedClip(f"{clip.name}{SPEED_TAG}{rate:g}", lm.astype(np.float32), mask, audio, speech)
 
 
-def _donor_audio(rng, donors: list[CachedClip], exclude: CachedClip, length: int, hard_k: int = 1,
+def donor_audio(rng, donors: list[CachedClip], exclude: CachedClip, length: int, hard_k: int = 1,
                  lips: np.ndarray | None = None) -> np.ndarray | None:
     """Another clip's audio for a dubbed negative. hard_k > 1: draw that many candidates and keep
     the one whose loudness follows the lips (window `lips`, (length, 40, 2)) best, a hard negative
@@ -175,7 +174,7 @@ def _donor_audio(rng, donors: list[CachedClip], exclude: CachedClip, length: int
         if d is exclude or d.n_frames < length or base_name(d.name) == base_name(exclude.name):
             continue
         s = _speechy_start(rng, d, 0, d.n_frames - length, length)
-        found.append(_frames(d.audio, s, length))
+        found.append(frames_audio(d.audio, s, length))
         if len(found) == hard_k:
             break
     if len(found) <= 1 or lips is None:
@@ -246,20 +245,20 @@ def _sample_example(rng: np.random.Generator, clips: list[CachedClip], same: dic
         length = int(rng.integers(MIN_WINDOW_FRAMES, min(SYNC_WINDOW_FRAMES, n - mag) + 1))
         s = _speechy_start(rng, clip, max(0, d), min(n - length, n - length + d), length, d)
         sync = float(IGNORE) if mag == 1 else 0.0
-        return _example(clip, s, length, _frames(clip.audio, s - d, length), sync, d, kind)
+        return _example(clip, s, length, frames_audio(clip.audio, s - d, length), sync, d, kind)
     length = _window_len(rng, n)
     s = _speechy_start(rng, clip, 0, n - length, length)
     corpus = "grid" if "grid" in clip.name else "lrc"
     audio = None
     lips = clip.landmarks[s:s + length]
     if kind == Kind.dub_same:
-        audio = _donor_audio(rng, same[corpus], clip, length, hard_dub_k, lips)
+        audio = donor_audio(rng, same[corpus], clip, length, hard_dub_k, lips)
     elif kind == Kind.dub_other:
-        audio = _donor_audio(rng, other[corpus], clip, length, hard_dub_k, lips)
+        audio = donor_audio(rng, other[corpus], clip, length, hard_dub_k, lips)
     elif kind == Kind.tts and tts:
         audio = _tts_audio(rng, tts, length)
     if audio is None:  # positive (or a negative that found no donor)
-        return _example(clip, s, length, _frames(clip.audio, s, length), 1.0, 0, Kind.positive)
+        return _example(clip, s, length, frames_audio(clip.audio, s, length), 1.0, 0, Kind.positive)
     return _example(clip, s, length, audio, 0.0, IGNORE, kind)
 
 
@@ -300,29 +299,6 @@ def collate(examples: list[Example]) -> Batch:
     return Batch(torch.from_numpy(lips), torch.from_numpy(lv), torch.from_numpy(audio), torch.from_numpy(fv),
                  torch.tensor([e.sync for e in examples], dtype=torch.float32),
                  torch.tensor([e.offset for e in examples], dtype=torch.long))
-
-
-def window_mel(audio: torch.Tensor) -> torch.Tensor:
-    """audio (B, T * 640) -> log-mel (B, 4T, 80), the same transform as audio.features.log_mel."""
-    b, n = audio.shape
-    t = n // AUDIO_SAMPLES_PER_FRAME
-    assert n == t * AUDIO_SAMPLES_PER_FRAME, n
-    mel = _mel_transform(str(audio.device))(audio)  # (B, 80, n // 160 + 1)
-    out = torch.log(mel + LOG_FLOOR).transpose(1, 2)[:, : t * MEL_FRAMES_PER_VIDEO_FRAME]
-    assert out.shape == (b, t * MEL_FRAMES_PER_VIDEO_FRAME, N_MELS), out.shape
-    return out.contiguous()
-
-
-def window_features(cfg, audio: torch.Tensor, device: str = "cpu") -> torch.Tensor:
-    """audio (B, T * 640) -> the model's audio input (B, kT, F) for cfg.audio_frontend (a SyncConfig):
-    log-mel (B, 4T, 80) or frozen Whisper-base features (B, 2T, 512), on `device`."""
-    from ..models.sync import AudioFrontend
-
-    if cfg.audio_frontend == AudioFrontend.logmel:
-        return window_mel(audio.to(device))
-    from ..audio.whisper import whisper_encoder
-
-    return whisper_encoder(str(device))(audio).to(device)
 
 
 def narrowband(audio: torch.Tensor, gen: torch.Generator, p: float = 0.3) -> torch.Tensor:

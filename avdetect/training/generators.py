@@ -37,9 +37,6 @@ class Generator(str, enum.Enum):
     tensortract2 = "tensortract2"  # shared corpus (articulatory resynthesis)
 
 
-TTS = (Generator.espeak, Generator.flite, Generator.festival, Generator.piper)
-RESYNTH = (Generator.griffinlim, Generator.world, Generator.lpc)
-
 ESPEAK_VOICES = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc", "en-gb-x-gbclan"]
 ESPEAK_VARIANTS = ["m1", "m2", "m3", "m4", "m7", "f1", "f2", "f3", "f4", "klatt", "klatt3", "whisper"]
 FLITE_VOICES = ["kal", "kal16", "awb", "rms", "slt"]
@@ -51,7 +48,7 @@ def _read_wav(path: str) -> np.ndarray:
     return resample(x.mean(1), rate, SAMPLE_RATE)
 
 
-def _run_to_wav(cmd: list[str], stdin: str | None = None) -> np.ndarray:
+def run_to_wav(cmd: list[str], stdin: str | None = None) -> np.ndarray:
     """Run a TTS command whose argument '{out}' is replaced by a temporary wav path."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "out.wav")
@@ -64,18 +61,18 @@ def espeak(text: str, variant: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     voice = f"{ESPEAK_VOICES[variant % len(ESPEAK_VOICES)]}+{ESPEAK_VARIANTS[variant % len(ESPEAK_VARIANTS)]}"
     speed, pitch = int(rng.integers(130, 200)), int(rng.integers(25, 75))
-    return _run_to_wav(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", "{out}", text])
+    return run_to_wav(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", "{out}", text])
 
 
 def flite(text: str, variant: int, seed: int) -> np.ndarray:
     voice = FLITE_VOICES[variant % len(FLITE_VOICES)]
     stretch = 0.85 + 0.3 * np.random.default_rng(seed).random()
-    return _run_to_wav(["flite", "-voice", voice, "--setf", f"duration_stretch={stretch:.2f}",
+    return run_to_wav(["flite", "-voice", voice, "--setf", f"duration_stretch={stretch:.2f}",
                         "-t", text, "-o", "{out}"])
 
 
 def festival(text: str, variant: int, seed: int) -> np.ndarray:
-    return _run_to_wav(["text2wave", "-o", "{out}"], stdin=text)
+    return run_to_wav(["text2wave", "-o", "{out}"], stdin=text)
 
 
 @functools.lru_cache(maxsize=1)

@@ -199,7 +199,7 @@ def build(corpus: Corpus, data: Path, plan: CorpusPlan = CorpusPlan(), log=print
     _build_resynth(corpus, data, reals, plan, log)
     _build_fsdd_concat(corpus, reals, log)
     if plan.soundtracks:
-        _build_soundtracks(corpus, data, log)
+        build_soundtracks(corpus, data, log)
     if vocoder is not None:
         _build_neural_vocoder(corpus, reals, plan, vocoder, log)
     if plan.pretrained_neural:
@@ -251,7 +251,7 @@ def _make_resynth_fakes(corpus: Corpus, gen: G.Generator, fn, libri, counts: dic
                 corpus.add(Item(iid, 1, gen.value, src.speaker, split.value), fn(x, int(i)))
 
 
-def _build_soundtracks(corpus: Corpus, data: Path, log) -> None:
+def build_soundtracks(corpus: Corpus, data: Path, log) -> None:
     """Real speech of the LRC-AR news clips and GRID s1 (TV/AAC and studio domains), split as in
     sync training (training/data.assign_splits): LRC-AR by clip number, its last 15 % (other
     people) is test; sync's validation block is left out. GRID s1 (one speaker) is train only."""
@@ -333,11 +333,11 @@ def _build_neural_vocoder(corpus: Corpus, reals, plan: CorpusPlan, vocoder: Path
     _make_resynth_fakes(corpus, G.Generator.neuralvoc, lambda x, i: resynthesize(model, x), libri, counts, rng,
                         MAX_ITEM_S)
     if plan.vocoder_twins:
-        _build_vocoder_twins(corpus, model, plan, log)
+        build_vocoder_twins(corpus, model, plan, log)
     log(f"{G.Generator.neuralvoc.value}: done")
 
 
-def _build_vocoder_twins(corpus: Corpus, model, plan: CorpusPlan, log) -> None:
+def build_vocoder_twins(corpus: Corpus, model, plan: CorpusPlan, log) -> None:
     """Vocoded twins of the other real corpora (cached real items, both splits), so that every
     recording domain the detector sees as real is also seen as fake: the domain is no cue."""
     from .vocoder import resynthesize

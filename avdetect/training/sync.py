@@ -20,10 +20,9 @@ import torch.nn.functional as F
 
 from ..metrics import eer_labels, roc_auc_labels
 from ..models.sync import (MODEL_VERSION, AudioFrontend, SyncConfig, SyncTransformer, load_model, offset_to_class,
-                           save_model)
+                           save_model, window_features, window_mel)
 from .data import (IGNORE, Batch, Split, augment_audio, augment_lips, augment_mel, collate, donor_pools,
-                   load_corpus, load_tts_bank, narrowband, parse_kind_probs, sample_example, speed_perturbed,
-                   window_features, window_mel)
+                   load_corpus, load_tts_bank, narrowband, parse_kind_probs, sample_example, speed_perturbed)
 
 OFFSET_LOSS_WEIGHT = 0.5
 

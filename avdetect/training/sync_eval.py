@@ -20,12 +20,13 @@ import numpy as np
 
 from ..audio.features import speech_envelope
 from ..audio.vad import speech_activity
-from ..checks.sync_correlation import LAGS, _zscore, lag_curve
+from ..checks.sync_correlation import LAGS, lag_curve, velocity_mask, zscore
 from ..constants import AUDIO_SAMPLES_PER_FRAME
 from ..metrics import eer_labels, roc_auc_labels
+from ..models.sync import MIN_WINDOW_FRAMES
 from ..visual.landmarks import MouthTrack, mouth_opening
+from .data import frames_audio
 from .sync_corpus import CachedClip
-from .data import MIN_WINDOW_FRAMES
 
 A = AUDIO_SAMPLES_PER_FRAME
 OFFSETS_200 = (-5, 5)  # frames = +-200 ms
@@ -62,19 +63,12 @@ def mouth_of(clip: CachedClip, lo: int, hi: int) -> MouthTrack:
     return MouthTrack(lm, mask, opening, 1.0)
 
 
-def _audio(clip: CachedClip, lo: int, hi: int) -> np.ndarray:
-    out = np.zeros((hi - lo) * A, np.float32)
-    seg = clip.audio[lo * A:hi * A]
-    out[:len(seg)] = seg
-    return out
-
-
 def shifted(clip: CachedClip, d: int) -> tuple[MouthTrack, np.ndarray] | None:
     n = clip.n_frames
     if n - abs(d) < MIN_WINDOW_FRAMES:
         return None
     v0, v1 = max(0, d), n + min(0, d)
-    return mouth_of(clip, v0, v1), _audio(clip, v0 - d, v1 - d)
+    return mouth_of(clip, v0, v1), frames_audio(clip.audio, v0 - d, v1 - v0)
 
 
 def fit_audio(u: np.ndarray, n_samples: int, rng: np.random.Generator) -> np.ndarray:
@@ -94,7 +88,7 @@ def build_trials(clips: list[CachedClip], tts: list[np.ndarray], seed: int = 0) 
     half = len(clips) // 2
     for i, c in enumerate(clips):
         n = c.n_frames
-        trials.append(Trial(c.name, Condition.original, mouth_of(c, 0, n), _audio(c, 0, n), 0))
+        trials.append(Trial(c.name, Condition.original, mouth_of(c, 0, n), frames_audio(c.audio, 0, n), 0))
         for cond, ds in ((Condition.offset_200, OFFSETS_200), (Condition.offset_400, OFFSETS_400)):
             d = int(rng.choice(ds))
             pair = shifted(c, d)
@@ -102,7 +96,7 @@ def build_trials(clips: list[CachedClip], tts: list[np.ndarray], seed: int = 0) 
                 trials.append(Trial(c.name, cond, *pair, d))
         donor = _donor(clips, i, half)
         m = min(n, donor.n_frames)
-        trials.append(Trial(c.name, Condition.dubbed, mouth_of(c, 0, m), _audio(donor, 0, m), None))
+        trials.append(Trial(c.name, Condition.dubbed, mouth_of(c, 0, m), frames_audio(donor.audio, 0, m), None))
         u = tts[int(rng.integers(len(tts)))]
         trials.append(Trial(c.name, Condition.tts, mouth_of(c, 0, n), fit_audio(u, n * A, rng), None))
     return trials
@@ -143,11 +137,9 @@ def correlation_scorer(mouth: MouthTrack, samples: np.ndarray, speech: np.ndarra
     env = speech_envelope(samples)
     n = min(len(mouth.opening), len(env))
     vm = mouth.mask[:n].copy()
-    v, a = _zscore(mouth.opening[:n], vm), _zscore(env[:n], np.ones(n, bool))
+    v, a = zscore(mouth.opening[:n], vm), zscore(env[:n], np.ones(n, bool))
     dv, da = np.diff(v, prepend=v[:1]), np.diff(a, prepend=a[:1])
-    dvm = vm.copy()
-    dvm[1:] &= vm[:-1]
-    dvm[0] = False
+    dvm = velocity_mask(vm)
     am = np.ones(n, bool)
     curves = np.stack([lag_curve(v, vm, a, am, 0, n), lag_curve(dv, dvm, da, am, 0, n)])
     c = np.full(len(LAGS), np.nan)

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..checks.synthetic_speech import window_starts
 from ..constants import MEL_FPS
 from ..metrics import eer, roc_auc
 from ..models.spoof import SpoofConfig, SpoofNet
+from ..windows import window_starts
 from .spoof_corpus import Corpus, Item, Split, speaker_known
 from .spoof_data import Variant, build_variants, channel_group, random_crop, spec_augment, spectral_eq
 
@@ -94,7 +94,7 @@ def window_logits(model: SpoofNet, mel: torch.Tensor) -> torch.Tensor:
     """(T, F) item log-mel -> (K,) raw logits of its 4 s windows (1 s hop; one window if shorter)."""
     window, hop = int(model.cfg.window_s * MEL_FPS), int(model.cfg.hop_s * MEL_FPS)
     mel = mel.float()
-    starts = window_starts(mel.shape[0], window, hop)
+    starts = window_starts(mel.shape[0], window, hop, min_length=0)
     batch = torch.stack([mel[s:s + window] for s in starts]) if mel.shape[0] >= window else mel[None]
     return model(batch)
 
