@@ -125,3 +125,42 @@ def test_scanned_offset_is_reported_with_its_reason():
     res.offset_ms, res.offset_confidence = 400.0, 0.2  # no shift makes it plausible: other speech
     reason = combine_evidence(res, corr).reasons[0]
     assert "no time shift aligns them" in reason and "dubbed or replaced" in reason and "lags" not in reason
+
+
+def _lag_curve_loop(visual, vmask, audio, amask, start, length):
+    """The plain per-lag loop that sync_correlation.lag_curve computes at once (reference)."""
+    from avdetect.checks.sync_correlation import MIN_PAIRS
+
+    out = np.full(len(LAGS), np.nan)
+    v_idx = np.arange(start, start + length)
+    for j, lag in enumerate(LAGS):
+        a_idx = v_idx + lag
+        keep = (a_idx >= 0) & (a_idx < len(audio))
+        vi, ai = v_idx[keep], a_idx[keep]
+        both = vmask[vi] & amask[ai]
+        if both.sum() >= MIN_PAIRS:
+            a, b = visual[vi[both]] - visual[vi[both]].mean(), audio[ai[both]] - audio[ai[both]].mean()
+            den = np.sqrt((a * a).sum() * (b * b).sum())
+            out[j] = (a * b).sum() / den if den > 1e-9 else np.nan
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lag_curve_matches_the_per_lag_definition(seed):
+    from avdetect.checks.sync_correlation import lag_curve
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(40, 120))
+    visual = rng.normal(size=n)
+    vmask = rng.random(n) > 0.2
+    visual[~vmask] = np.nan  # untracked frames carry NaN
+    audio = rng.normal(size=n + int(rng.integers(-5, 5)))
+    amask = rng.random(len(audio)) > 0.1
+    if seed == 0:
+        audio[:] = 1.0  # a flat signal: no correlation defined
+    start = int(rng.integers(0, 10))
+    length = min(50, n - start)
+    got = lag_curve(visual, vmask, audio, amask, start, length)
+    want = _lag_curve_loop(visual, vmask, audio, amask, start, length)
+    np.testing.assert_allclose(got, want, atol=1e-12, equal_nan=True)
+    assert seed == 0 or np.isfinite(got).any()

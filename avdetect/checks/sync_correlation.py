@@ -45,26 +45,27 @@ def zscore(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return out
 
 
-def _corr(a: np.ndarray, b: np.ndarray) -> float:
-    a = a - a.mean()
-    b = b - b.mean()
-    den = math.sqrt(float((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum() / den) if den > 1e-9 else float("nan")
-
-
 def lag_curve(visual: np.ndarray, vmask: np.ndarray, audio: np.ndarray, amask: np.ndarray,
               start: int, length: int) -> np.ndarray:
-    """Correlation of visual[start:start+length] with audio shifted by each lag -> (31,)."""
-    out = np.full(len(LAGS), np.nan)
-    v_idx = np.arange(start, start + length)
-    for j, lag in enumerate(LAGS):
-        a_idx = v_idx + lag
-        ok = (a_idx >= 0) & (a_idx < len(audio))
-        vi, ai = v_idx[ok], a_idx[ok]
-        ok2 = vmask[vi] & amask[ai]
-        if ok2.sum() >= MIN_PAIRS:
-            out[j] = _corr(visual[vi[ok2]], audio[ai[ok2]])
-    return out
+    """Correlation of visual[start:start+length] with audio shifted by each lag -> (31,).
+
+    All lags at once: row j pairs visual frame t with audio frame t + LAGS[j]; a lag counts when
+    at least MIN_PAIRS frames have both signals (NaN otherwise, and for a flat signal)."""
+    v_idx = np.arange(start, start + length)  # (L,)
+    a_idx = v_idx[None, :] + LAGS[:, None]  # (31, L)
+    inside = (a_idx >= 0) & (a_idx < len(audio))
+    a_idx = np.clip(a_idx, 0, max(len(audio) - 1, 0))
+    ok = inside & vmask[v_idx][None, :] & amask[a_idx] if len(audio) else np.zeros(a_idx.shape, bool)
+    n = ok.sum(1)  # (31,)
+    v = np.where(ok, visual[v_idx][None, :], 0.0)
+    a = np.where(ok, audio[a_idx], 0.0) if len(audio) else np.zeros(a_idx.shape)
+    count = np.maximum(n, 1)[:, None]
+    dv = np.where(ok, v - v.sum(1, keepdims=True) / count, 0.0)
+    da = np.where(ok, a - a.sum(1, keepdims=True) / count, 0.0)
+    den = np.sqrt((dv * dv).sum(1) * (da * da).sum(1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (dv * da).sum(1) / den
+    return np.where((n >= MIN_PAIRS) & (den > 1e-9), r, np.nan)
 
 
 def refine_peak(curve: np.ndarray) -> float:
