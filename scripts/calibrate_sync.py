@@ -32,7 +32,7 @@ MARKS = (40.0, 70.0)  # fusion's suspicious / fake marks
 def clip_p_sync(model, trials) -> tuple[np.ndarray, np.ndarray]:
     """-> (p_sync per trial, in-sync label per trial), trials without a window dropped."""
     items = [(t.mouth, t.samples, t.speech if t.speech is not None else speech_activity(t.samples)) for t in trials]
-    res = score_learned_sync_many(items, "cpu", model, OffsetMethod.head)  # p_sync only: no offset scan
+    res = score_learned_sync_many(items, "cpu", model=model, offset_method=OffsetMethod.head)  # p_sync only: no offset scan
     keep = [i for i, r in enumerate(res) if r.p_sync is not None]
     p = np.array([res[i].p_sync for i in keep])
     y = np.array([trials[i].condition == Condition.original for i in keep], int)

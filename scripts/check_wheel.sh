@@ -38,7 +38,8 @@ assert root not in pkg.parents, f"avdetect imported from the checkout ({pkg}), n
 assert store.model_dir() == pkg / "models" / "weights", store.model_dir()
 sync.load_model(store.model_dir() / "sync")  # verified: kind, version, sha256, shapes
 spoof.load_model(store.model_dir() / "spoof")
-print(f"check_wheel: avdetect and its weights load from {pkg}")
+detector = avdetect.load(device="cpu")  # the library API: every model of every check
+print(f"check_wheel: avdetect and its weights load from {pkg}; checks: {[c.name for c in detector.checks]}")
 EOF
 "$VENV/bin/avdetect" demo --out-dir "$WORK/demo" --format json > demo.jsonl
 CLIP="$(find "$ROOT/../shared/data/av" -name '*.mp4' 2>/dev/null | sort | head -n 1 || true)"

@@ -81,3 +81,28 @@ def test_train_command_choices_match_the_model_and_missing_corpus_is_one_line(tm
     assert [f.value for f in CliFeatures] == [f.value for f in Features]
     p = _run("train", "spoof", "--corpus", tmp_path / "nope", "--out", tmp_path / "out")
     assert p.returncode == 2 and p.stderr.startswith("error: ") and "Traceback" not in p.stderr
+
+
+def test_missing_or_corrupt_weights_fail_at_load_in_one_line(tmp_path, monkeypatch, in_sync_mp4):
+    """avdetect.load() (and so `scan`) fails before any file when a weight file is missing or its
+    sha256 does not match; nothing falls back silently to another check."""
+    import shutil
+
+    import avdetect
+    from avdetect.models.store import ModelFileError, model_dir
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ModelFileError) as missing:
+        avdetect.load(device="cpu", model_dir=empty)
+    assert "\n" not in str(missing.value) and "sync" in str(missing.value)
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(model_dir(), corrupt)
+    weights = corrupt / "spoof.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\x00")
+    with pytest.raises(ModelFileError, match="sha256"):
+        avdetect.load(device="cpu", model_dir=corrupt)
+    monkeypatch.setenv("AVDETECT_MODEL_DIR", str(empty))
+    p = _run("scan", in_sync_mp4, "--device", "cpu")
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and p.stderr.startswith("error: cannot load the models")
+    assert p.stdout == "" and "Traceback" not in p.stderr

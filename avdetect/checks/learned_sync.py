@@ -1,6 +1,7 @@
 """Learned lip-sync evidence: the sync transformer over 2 s windows, batched.
 
-    res = score_learned_sync(mouth, samples, speech)   # LearnedSync
+    model = load_model()                                       # the shipped weights, verified
+    res = score_learned_sync(mouth, samples, speech, model=model)   # LearnedSync
     res.p_sync, res.offset_ms, res.windows
 
 Windows follow the training-free check's grid (SYNC_WINDOW_FRAMES, SYNC_HOP_S) for log-mel
@@ -179,12 +180,11 @@ def plan_windows(n: int, length: int, hop_s: float, speech: np.ndarray, face: np
     return sorted(starts)
 
 
-def score_learned_sync_many(clips: list[tuple[MouthTrack, np.ndarray, np.ndarray]], device: str = "cpu",
-                            model: SyncTransformer | None = None,
+def score_learned_sync_many(clips: list[tuple[MouthTrack, np.ndarray, np.ndarray]], device: str = "cpu", *,
+                            model: SyncTransformer,
                             offset_method: OffsetMethod = OffsetMethod.auto) -> list[LearnedSync]:
     """[(mouth, samples, speech)] -> one LearnedSync per clip; the windows of all clips that share a
     window length go through the model together (in passes of at most MAX_BATCH_WINDOWS)."""
-    model = model or load_model(None, device)
     jobs = [_prepare(m, x, sp, model.cfg) for m, x, sp in clips]
     out = _score_jobs(jobs, model, device)
     for job, res in zip(jobs, out):
@@ -208,10 +208,10 @@ def _score_jobs(jobs: list[_Job | None], model: SyncTransformer, device: str) ->
 
 
 def score_learned_sync(mouth: MouthTrack, samples: np.ndarray, speech: np.ndarray,
-                       device: str = "cpu", model: SyncTransformer | None = None,
+                       device: str = "cpu", *, model: SyncTransformer,
                        offset_method: OffsetMethod = OffsetMethod.auto) -> LearnedSync:
     """mouth (T,) track, samples (N,) float32 16 kHz, speech (T25,) bool -> LearnedSync."""
-    return score_learned_sync_many([(mouth, samples, speech)], device, model, offset_method)[0]
+    return score_learned_sync_many([(mouth, samples, speech)], device, model=model, offset_method=offset_method)[0]
 
 
 def _wants_scan(job: _Job, res: LearnedSync, method: OffsetMethod) -> bool:

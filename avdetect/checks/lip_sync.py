@@ -218,7 +218,7 @@ class LipSyncCheck:
         scored: list = [None] * len(feats)
         if self.model is not None:
             clips = [(f.mouth, f.audio.samples, f.speech) for f in feats]
-            scored = learned_sync.score_learned_sync_many(clips, ctx.device, self.model)
+            scored = learned_sync.score_learned_sync_many(clips, ctx.device, model=self.model)
         out = []
         for f, res in zip(feats, scored):
             lip = check_lip_sync(f.mouth, f.envelope, f.speech, f.audio.samples, f.info.has_video, True,
