@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from avdetect.checks.synthetic_speech import REPORT_THRESHOLD
 from avdetect.fusion import FUSION_WEIGHTS, SUSPICIOUS_THRESHOLD
 from avdetect.models.spoof import load_model
 from avdetect.models.store import model_dir
@@ -84,8 +83,10 @@ def main() -> None:
     print(f"\nwall time {time.time() - t0:.0f} s")
 
 
-def print_real_alarms(model, variants, threshold: float = REPORT_THRESHOLD) -> None:
-    """Share of real test items whose clip score exceeds the report threshold, per corpus and channel."""
+def print_real_alarms(model, variants, threshold: float | None = None) -> None:
+    """Share of real test items whose clip score exceeds the report threshold (None: the model's), per
+    corpus and channel."""
+    threshold = model.cfg.threshold if threshold is None else threshold
     groups: dict[tuple[str, str], list[float]] = {}
     for v in variants:
         if v.item.label == 0:

@@ -27,7 +27,6 @@ from .base import CheckResult, ScanContext, Segment, Settings, Status, fmt_time
 MIN_SPEECH_S = 2.0
 MIN_WINDOW_SPEECH_FRACTION = 0.3
 BATCH_WINDOWS = 64  # windows per forward pass (bounded memory on long calls)
-REPORT_THRESHOLD = 50.0  # default; the shipped config may calibrate its own
 
 
 def load_model(model_dir: str | os.PathLike | None = None, device: str = "cpu") -> spoof_model.SpoofNet:
