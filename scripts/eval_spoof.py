@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from avdetect.fusion import FUSION_WEIGHTS, SUSPICIOUS_THRESHOLD
+from avdetect.checks.synthetic_speech import SyntheticSpeechCheck
+from avdetect.fusion import SUSPICIOUS_THRESHOLD
 from avdetect.models.spoof import load_model
 from avdetect.models.store import model_dir
 from avdetect.training.spoof_corpus import UNSEEN_GENERATORS, Corpus, Split
@@ -29,7 +30,7 @@ from avdetect.training.train_spoof import evaluate, score_variant, variants_cach
 
 ROOT = Path(__file__).resolve().parents[1]
 # clip score at which this check alone makes a recording suspicious (40 / 0.6 = 66.7)
-ALARM_SCORE = SUSPICIOUS_THRESHOLD / FUSION_WEIGHTS["synthetic_speech"]
+ALARM_SCORE = SUSPICIOUS_THRESHOLD / SyntheticSpeechCheck.weight
 UNSEEN = frozenset(g.value for g in UNSEEN_GENERATORS)  # default when a model does not record its own
 
 

@@ -133,3 +133,16 @@ def test_no_private_name_is_imported_across_modules():
                 bad += [f"{f.relative_to(ROOT)}: {a.name}" for a in node.names
                         if a.name.startswith("_") and not a.name.startswith("__")]
     assert not bad, bad
+
+
+def test_every_script_imports():
+    """scripts/ use the library's public names: a rename that breaks one fails here, not months later."""
+    code = ("import importlib.util, pathlib, sys\nbad = []\n"
+            "for f in sorted(pathlib.Path('scripts').glob('*.py')):\n"
+            "    spec = importlib.util.spec_from_file_location(f.stem, f)\n"
+            "    try:\n        spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+            "    except Exception as e:\n        bad.append(f'{f}: {type(e).__name__}: {e}')\n"
+            "print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
