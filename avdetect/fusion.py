@@ -21,7 +21,7 @@ SPEAKER_SIMILARITY_THRESHOLD = 0.72  # between the EER points 0.70 (utt-utt, fsd
 SPEAKER_SCORE_SLOPE = 25.0  # 1/similarity: 0.1 below the threshold -> score 92
 
 
-class Verdict(str, enum.Enum):
+class Verdict(enum.StrEnum):  # str(v) is its value: print(report.verdict) -> fake
     authentic = "authentic"
     suspicious = "suspicious"
     fake = "fake"

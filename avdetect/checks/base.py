@@ -21,7 +21,7 @@ def fmt_time(t: float) -> str:
     return f"{m // 60:02d}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m:02d}:{s:02d}"
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     ok = "ok"
     not_applicable = "not_applicable"
 
