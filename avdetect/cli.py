@@ -97,13 +97,19 @@ def batch(
     max_duration: Optional[float] = typer.Option(None, "--max-duration", help="Analyse at most this many seconds."),
     claimed: Optional[str] = typer.Option(None, "--claimed", help=CLAIMED_HELP),
     lip_sync: LipSyncMethod = typer.Option(LipSyncMethod.learned, "--lip-sync", help=LIP_SYNC_HELP),
+    file_timeout: Optional[float] = typer.Option(None, "--file-timeout", help="Seconds a file may take before "
+                                                 "its worker is replaced and it gets an error record (default: "
+                                                 "max(60, 5 x its duration))."),
+    worker_memory: Optional[float] = typer.Option(None, "--worker-memory", help="GiB of memory per worker before "
+                                                  "it is replaced and its file gets an error record (default: 3/4 "
+                                                  "of the machine's memory shared by the workers; 0: no limit)."),
 ) -> None:
     """Audit many recordings: resumable JSONL, counts by verdict at the end (exit 1 if any file failed)."""
     import os
 
     from .batch.inputs import InputError, expand_inputs
     from .batch.run import BatchOptions, Engine, format_counts, run_batch
-    from .batch.stages import ScanJob
+    from .batch.stages import Limits, ScanJob
     from .models.store import ModelFileError
 
     settings = settings_or_exit(device, lip_sync, claimed)
@@ -114,6 +120,8 @@ def batch(
         job = ScanJob(settings, claimed, max_duration)
         opts = BatchOptions(job, Engine(engine), workers or os.cpu_count() or 1, batch_size, force, html_dir, csv)
         assert opts.workers >= 1 and opts.batch_size >= 1, "--workers and --batch-size must be positive"
+        assert (file_timeout or 0) >= 0 and (worker_memory or 0) >= 0, "--file-timeout and --worker-memory must be >= 0"
+        opts.limits = Limits(file_timeout, None if worker_memory is None else int(worker_memory * 2**30))
     except (ValueError, AssertionError) as e:
         fail(str(e))
     try:
