@@ -149,6 +149,7 @@ def demo(
     """
     from .synth import make_demo_clips
 
+    output_dir_or_exit(out_dir, "--out-dir")
     detector = detector_or_exit(settings_or_exit("cpu", LipSyncMethod.correlation))
     clips = make_demo_clips(out_dir)
     typer.echo(f"demo clips in {out_dir}/ (an animated photo + synthetic voice; lip sync by the "

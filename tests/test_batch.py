@@ -20,7 +20,7 @@ from avdetect.batch.inputs import Source, expand_inputs
 from avdetect.batch.local import WORKER_DIED, iter_local
 from avdetect.batch.results import CSV_COLUMNS, JsonlWriter, read_records
 from avdetect.batch.run import BatchOptions, plan, run_batch
-from avdetect.batch.stages import Limits, ScanJob
+from avdetect.batch.stages import Limits, ScanJob, media_seconds
 from avdetect.cli import app
 from avdetect.features import extract
 from avdetect.visual.landmarks import FaceMeshTracker
@@ -101,8 +101,13 @@ def test_stuck_and_memory_hungry_files_get_error_records_and_new_workers(clips, 
     assert time.monotonic() - t < 200
 
 
-def test_timeout_scales_with_duration_and_is_an_option():
+def test_timeout_scales_with_duration_and_is_an_option(clips):
     assert Limits().timeout_for(0.0) == 60.0 and Limits().timeout_for(3600.0) == 5 * 3600.0
+    real = Source.of(clips["late"])
+    assert media_seconds(real, CPU) == pytest.approx(BATCH_CLIP_S, abs=0.1)
+    assert media_seconds(real, ScanJob(max_duration_s=1.0)) == 1.0
+    assert media_seconds(Source(real.path, 2000, real.mtime), CPU) == 2.0  # 2 kB: at most 2 s believed
+    assert media_seconds(Source.of(clips["corrupt"]), CPU) == 0.0
     assert Limits(file_timeout_s=7.0).timeout_for(3600.0) == 7.0
     assert Limits(worker_memory_bytes=0).memory_for(2) is None
     assert Limits().memory_for(1) >= 2 << 30

@@ -72,6 +72,7 @@ def test_batch_outputs_that_cannot_be_written(in_sync_mp4, tmp_path):
     manifest = tmp_path / "m.csv"
     manifest.write_text(f"path,label\n{in_sync_mp4},real\n")
     assert "--reports" in one_line_error(["eval", manifest, "--check", "overall", "--reports", tmp_path], 2)
+    assert "--out-dir" in one_line_error(["demo", "--out-dir", a_file], 2)
     assert not (tmp_path / "r.jsonl").exists()  # nothing was scanned
 
 

@@ -26,8 +26,11 @@ from .inputs import Source
 
 WORKER_TORCH_THREADS = 1  # per worker process: the pool itself supplies the parallelism
 FILE_TIMEOUT_MIN_S = 60.0  # s: the time limit of any file (startup of the models included)
-FILE_TIMEOUT_PER_MEDIA_S = 5.0  # s of processing per s of media (a CPU worker needs ~0.3-1)
-MIN_BYTES_PER_MEDIA_S = 100.0  # B/s: a claimed duration beyond size / this is not believed
+FILE_TIMEOUT_PER_MEDIA_S = 5.0  # s of processing per s of media (a CPU worker needs ~0.3)
+# B/s (8 kbit/s): a claimed duration beyond size / this is not believed (a 200 kB file claiming
+# 1e5 s is timed as 200 s: a 1000 s limit). Only AMR-like speech codecs go lower (~600 B/s), and audio-only files scan
+# far faster than real time, so 5 x the bounded duration still leaves them ample time.
+MIN_BYTES_PER_MEDIA_S = 1000.0
 WORKER_MEMORY_SHARE = 0.75  # of the machine's memory, split between the workers
 MIN_WORKER_MEMORY_BYTES = 2 << 30  # a worker with the learned models peaks at ~1.3 GB on short clips
 
