@@ -13,8 +13,8 @@ import typer
 from . import __version__
 from .checks.base import LipSyncMethod
 from .cli_eval import register as register_eval_command
-from .cli_options import (CLAIMED_HELP, DEVICE_HELP, LIP_SYNC_HELP, detector_or_exit, fail, output_dir_or_exit,
-                          output_file_or_exit, settings_or_exit)
+from .cli_options import (CLAIMED_HELP, DEVICE_HELP, LIP_SYNC_HELP, detector_or_exit, fail, max_duration_or_exit,
+                          output_dir_or_exit, output_file_or_exit, settings_or_exit)
 from .cli_train import register as register_train_commands
 from .cli_voice import register as register_voice_commands
 
@@ -65,6 +65,7 @@ def scan(
 ) -> None:
     """Scan recordings; print one JSON report per file (exit 1 if any file failed)."""
     settings = settings_or_exit(device, lip_sync, claimed)
+    max_duration_or_exit(max_duration)
     output_file_or_exit(out, "--out")  # before scanning: a long scan is not lost to a bad path
     (output_file_or_exit if len(files) == 1 else output_dir_or_exit)(html, "--html")
     detector = detector_or_exit(settings)
@@ -113,6 +114,7 @@ def batch(
     from .models.store import ModelFileError
 
     settings = settings_or_exit(device, lip_sync, claimed)
+    max_duration_or_exit(max_duration)
     output_file_or_exit(out, "--out")
     output_file_or_exit(csv, "--csv")
     output_dir_or_exit(html_dir, "--html-dir")

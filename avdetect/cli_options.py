@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -44,6 +45,12 @@ def detector_or_exit(settings: Settings):
         return Detector(settings)
     except Exception as e:  # noqa: BLE001 - the CLI shows one line, never a traceback
         fail(f"cannot load the models: {e}")
+
+
+def max_duration_or_exit(seconds: float | None) -> None:
+    """Exit 2 unless --max-duration is absent or a positive, finite number of seconds."""
+    if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
+        fail(f"--max-duration must be a positive number of seconds, not {seconds}")
 
 
 def output_file_or_exit(path: Path | None, option: str) -> None:

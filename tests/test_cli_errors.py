@@ -57,6 +57,8 @@ def test_scan_outputs_that_cannot_be_written(in_sync_mp4, tmp_path):
     assert "cannot write there" in one_line_error(["scan", f, *SCAN, "--html", "/proc/avdetect.html"], 2)
     assert "is a file, not a folder" in one_line_error(["scan", f, f, *SCAN, "--html", a_file], 2)
     assert a_file.read_text() == "x"  # checking does not touch an existing file
+    for bad in ("-5", "nan", "0"):
+        assert "--max-duration" in one_line_error(["scan", f, *SCAN, "--max-duration", bad], 2)
     out = tmp_path / "new" / "deeper" / "r.json"  # a missing parent is created, as for --html
     res = CliRunner().invoke(app, ["scan", str(f), *SCAN, "--out", str(out)])
     assert res.exit_code == 0 and out.read_text().startswith("{"), res.output
