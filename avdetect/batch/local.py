@@ -230,11 +230,9 @@ def iter_local(sources: list[Source], job: ScanJob, workers: int = 2, batch_size
     pending = deque(sources)
     try:
         while pending or pool.busy():
-            for w in pool.idle():
-                if not pending:
-                    break
-                w.submit(fn, job, pending.popleft())
+            _fill(pool, pending, fn, job)
             ready = pool.collect(limits, memory, WATCH_INTERVAL_S)
+            _fill(pool, pending, fn, job)  # workers go on while the records are written, the models run
             yield from (x for x in ready if isinstance(x, dict))
             todo = [x for x in ready if isinstance(x, Extracted)]
             if todo:
@@ -243,6 +241,13 @@ def iter_local(sources: list[Source], job: ScanJob, workers: int = 2, batch_size
     finally:
         pool.shutdown()
         _restore_threads(threads)
+
+
+def _fill(pool: WorkerPool, pending: deque, fn: ExtractFn, job: ScanJob) -> None:
+    for w in pool.idle():
+        if not pending:
+            return
+        w.submit(fn, job, pending.popleft())
 
 
 def _main_threads(device: str, workers: int) -> int | None:
