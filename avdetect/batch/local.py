@@ -9,7 +9,8 @@ record and the batch goes on, when the worker
   - holds more resident memory than the limit per worker (polled every WATCH_INTERVAL_S;
     stages.Limits, `--worker-memory`): "out of memory".
 Workers die with the main process, even after a `kill -9` of it: PR_SET_PDEATHSIG on Linux, and
-on every system a thread in the worker that exits when its parent process changes.
+on every system a thread in the worker that exits when its parent process changes. (Linux sends
+the signal when the *thread* that started a worker ends: iterate iter_local from one thread.)
 """
 
 from __future__ import annotations
