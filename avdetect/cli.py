@@ -13,7 +13,8 @@ import typer
 from . import __version__
 from .checks.base import LipSyncMethod
 from .cli_eval import register as register_eval_command
-from .cli_options import CLAIMED_HELP, DEVICE_HELP, LIP_SYNC_HELP, detector_or_exit, fail, settings_or_exit
+from .cli_options import (CLAIMED_HELP, DEVICE_HELP, LIP_SYNC_HELP, detector_or_exit, fail, max_duration_or_exit,
+                          output_dir_or_exit, output_file_or_exit, settings_or_exit)
 from .cli_train import register as register_train_commands
 from .cli_voice import register as register_voice_commands
 
@@ -63,7 +64,11 @@ def scan(
     lip_sync: LipSyncMethod = typer.Option(LipSyncMethod.learned, "--lip-sync", help=LIP_SYNC_HELP),
 ) -> None:
     """Scan recordings; print one JSON report per file (exit 1 if any file failed)."""
-    detector = detector_or_exit(settings_or_exit(device, lip_sync, claimed))
+    settings = settings_or_exit(device, lip_sync, claimed)
+    max_duration_or_exit(max_duration)
+    output_file_or_exit(out, "--out")  # before scanning: a long scan is not lost to a bad path
+    (output_file_or_exit if len(files) == 1 else output_dir_or_exit)(html, "--html")
+    detector = detector_or_exit(settings)
     reports = []
     for f in files:
         r = detector.scan(f, claimed, max_duration_s=max_duration).to_dict()
@@ -93,24 +98,40 @@ def batch(
     max_duration: Optional[float] = typer.Option(None, "--max-duration", help="Analyse at most this many seconds."),
     claimed: Optional[str] = typer.Option(None, "--claimed", help=CLAIMED_HELP),
     lip_sync: LipSyncMethod = typer.Option(LipSyncMethod.learned, "--lip-sync", help=LIP_SYNC_HELP),
+    file_timeout: Optional[float] = typer.Option(None, "--file-timeout", help="Seconds a file may take before "
+                                                 "its worker is replaced and it gets an error record (default: "
+                                                 "max(60, 5 x its duration))."),
+    worker_memory: Optional[float] = typer.Option(None, "--worker-memory", help="GiB of memory per worker before "
+                                                  "it is replaced and its file gets an error record (default: 3/4 "
+                                                  "of the machine's memory shared by the workers; 0: no limit)."),
 ) -> None:
     """Audit many recordings: resumable JSONL, counts by verdict at the end (exit 1 if any file failed)."""
     import os
 
-    from .batch.inputs import expand_inputs
+    from .batch.inputs import InputError, expand_inputs
     from .batch.run import BatchOptions, Engine, format_counts, run_batch
-    from .batch.stages import ScanJob
+    from .batch.stages import Limits, ScanJob
     from .models.store import ModelFileError
 
     settings = settings_or_exit(device, lip_sync, claimed)
+    max_duration_or_exit(max_duration)
+    output_file_or_exit(out, "--out")
+    output_file_or_exit(csv, "--csv")
+    output_dir_or_exit(html_dir, "--html-dir")
     try:
         job = ScanJob(settings, claimed, max_duration)
         opts = BatchOptions(job, Engine(engine), workers or os.cpu_count() or 1, batch_size, force, html_dir, csv)
         assert opts.workers >= 1 and opts.batch_size >= 1, "--workers and --batch-size must be positive"
+        assert (file_timeout or 0) >= 0 and (worker_memory or 0) >= 0, "--file-timeout and --worker-memory must be >= 0"
+        opts.limits = Limits(file_timeout, None if worker_memory is None else int(worker_memory * 2**30))
     except (ValueError, AssertionError) as e:
         fail(str(e))
     try:
-        summary = run_batch(expand_inputs(inputs), out, opts)
+        sources = expand_inputs(inputs)
+    except InputError as e:
+        fail(str(e))
+    try:
+        summary = run_batch(sources, out, opts)
     except ModelFileError as e:
         fail(f"cannot load the models: {e}")
     typer.echo(format_counts(summary), err=True)
@@ -130,6 +151,7 @@ def demo(
     """
     from .synth import make_demo_clips
 
+    output_dir_or_exit(out_dir, "--out-dir")
     detector = detector_or_exit(settings_or_exit("cpu", LipSyncMethod.correlation))
     clips = make_demo_clips(out_dir)
     typer.echo(f"demo clips in {out_dir}/ (an animated photo + synthetic voice; lip sync by the "

@@ -15,7 +15,7 @@ from typing import List, Optional
 import typer
 
 from .checks.base import LipSyncMethod
-from .cli_options import DEVICE_HELP, LIP_SYNC_HELP, fail, settings_or_exit
+from .cli_options import DEVICE_HELP, LIP_SYNC_HELP, fail, output_file_or_exit, settings_or_exit
 from .evaluate import eval_target, evaluate, format_table, read_manifest, rows_to_json
 from .io import MediaError
 
@@ -45,6 +45,7 @@ def eval_cmd(
         assert format in ("text", "json"), "--format must be text or json"
     except (MediaError, ValueError, AssertionError) as e:
         fail(str(e))
+    output_file_or_exit(reports, "--reports")
     job = ScanJob(settings_or_exit(device, method))
     with tempfile.TemporaryDirectory() as tmp:
         out = reports or Path(tmp) / "reports.jsonl"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List
 
+import numpy as np
 import typer
 
 from . import voices
@@ -26,12 +27,18 @@ def enroll_cmd(name: str = typer.Argument(..., help="Name of the person (letters
                files: List[Path] = typer.Argument(..., help="Recordings of this person only (>= 5 s of speech)"),
                device: str = typer.Option("cpu", help="torch device for the voice encoder")) -> None:
     """Enroll a voiceprint from one or more recordings of one person."""
+    from .detector import resolve_device
+
     clips = []
     try:
+        device = resolve_device(device)
+        voices.ready_to_enroll(name)
         for f in files:
             clip = load_audio(f)
             if clip is None:
                 _fail(f"{f}: has no audio stream")
+            if not np.isfinite(clip.samples).all():
+                _fail(f"{f}: the audio has NaN or infinite samples")
             clips.append(clip)
         profile = voices.enroll(name, clips, device=device)
     except (MediaError, voices.VoiceError) as e:
@@ -44,9 +51,11 @@ def enroll_cmd(name: str = typer.Argument(..., help="Name of the person (letters
 def list_cmd() -> None:
     """List enrolled voices."""
     try:
-        found = voices.list_voices()
+        found, skipped = voices.list_store()
     except voices.VoiceError as e:
         _fail(str(e))
+    for line in skipped:
+        typer.echo(f"warning: {line}", err=True)
     if not found:
         typer.echo(f"no voices enrolled in {voices.voices_dir()}")
     for p in found:

@@ -77,12 +77,20 @@ def _warm(mode: str, main_checks: bool | None = None) -> int:
     return os.getpid()
 
 
-def _warm_pool(mode: str, workers: int, main_checks: bool | None = None) -> tuple[ProcessPoolExecutor, float]:
+def _warm_pool(mode: str, workers: int, main_checks: bool | None = None):
+    """The batch engine's pool (pipeline) or a plain process pool (floors), warmed up."""
+    import multiprocessing as mp
+
     from avdetect.batch.local import new_pool
+    from avdetect.batch.stages import init_worker
 
     t = time.perf_counter()
-    pool = new_pool(workers)
-    pids = set(pool.map(_warm, [mode] * workers, [main_checks] * workers))
+    if mode == "pipeline":
+        pool = new_pool(workers)
+        pids = set(pool.each(_warm, mode, main_checks))
+    else:
+        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=init_worker)
+        pids = set(pool.map(_warm, [mode] * workers, [main_checks] * workers))
     assert len(pids) == workers, f"warm-up reached {len(pids)} of {workers} workers"
     return pool, time.perf_counter() - t - WARMUP_HOLD_S
 

@@ -20,12 +20,12 @@ from avdetect.batch.inputs import Source, expand_inputs
 from avdetect.batch.local import WORKER_DIED, iter_local
 from avdetect.batch.results import CSV_COLUMNS, JsonlWriter, read_records
 from avdetect.batch.run import BatchOptions, plan, run_batch
-from avdetect.batch.stages import ScanJob
+from avdetect.batch.stages import Limits, ScanJob, media_seconds
 from avdetect.cli import app
 from avdetect.features import extract
 from avdetect.visual.landmarks import FaceMeshTracker
 from avdetect import synth
-from batch_helpers import BATCH_CLIP_S, CRASH_MARK, crashing_extract, make_clips
+from batch_helpers import BATCH_CLIP_S, CRASH_MARK, HOG_MARK, STUCK_MARK, crashing_extract, hostile_extract, make_clips
 
 from conftest import CORRELATION_SETTINGS
 
@@ -83,8 +83,97 @@ def test_worker_crash_is_an_error_record_and_the_batch_goes_on(clips, tmp_path):
     assert recs["in_sync.mp4"]["verdict"] == "authentic" and recs["late_400ms.mp4"]["verdict"] == "fake"
 
 
+def test_stuck_and_memory_hungry_files_get_error_records_and_new_workers(clips, tmp_path):
+    """One worker: a file that hangs is stopped at its time limit (scaled by its duration: the
+    3 s clip has 10x longer), one that eats memory at the memory limit; the worker is replaced
+    each time and the real clip after them is still scanned."""
+    stuck, hog = tmp_path / f"{STUCK_MARK}.mp4", tmp_path / f"{HOG_MARK}.mp4"
+    stuck.write_bytes(b"not media: 0 s, the minimum time limit")
+    hog.write_bytes(clips["late"].read_bytes())  # 3 s of media: 30 s to reach the memory limit
+    limits = Limits(worker_memory_bytes=3 << 29, min_timeout_s=2.0, timeout_per_media_s=10.0)  # 1.5 GiB
+    sources = [Source.of(p) for p in (stuck, hog, clips["late"])]
+    t = time.monotonic()
+    recs = _by_name(iter_local(sources, CPU, workers=1, extract_fn=hostile_extract, limits=limits))
+    assert recs[stuck.name]["verdict"] == "error" and "timed out after 2 s" in recs[stuck.name]["error"]
+    assert recs[hog.name]["verdict"] == "error" and "out of memory" in recs[hog.name]["error"]
+    assert recs["late_400ms.mp4"]["verdict"] == "fake"
+    assert not _alive(int((tmp_path / f"{stuck.name}.pid").read_text()))  # the stuck worker was killed
+    assert time.monotonic() - t < 200
+
+
+def test_timeout_scales_with_duration_and_is_an_option(clips):
+    assert Limits().timeout_for(0.0) == 60.0 and Limits().timeout_for(3600.0) == 5 * 3600.0
+    real = Source.of(clips["late"])
+    assert media_seconds(real, CPU) == pytest.approx(BATCH_CLIP_S, abs=0.1)
+    assert media_seconds(real, ScanJob(max_duration_s=1.0)) == 1.0
+    assert media_seconds(Source(real.path, 2000, real.mtime), CPU) == 2.0  # 2 kB: at most 2 s believed
+    assert media_seconds(Source.of(clips["corrupt"]), CPU) == 0.0
+    assert Limits(file_timeout_s=7.0).timeout_for(3600.0) == 7.0
+    assert Limits(worker_memory_bytes=0).memory_for(2) is None
+    assert Limits().memory_for(1) >= 2 << 30
+
+
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def _group(pgid: int) -> list[int]:
+    """Live processes of a process group (Linux /proc)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                out.append(int(d))
+    return out
+
+
+def _gone_within(pids, seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.1)
+    return [p for p in pids if _alive(p)]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_busy_workers_die_with_a_killed_main_process(tmp_path):
+    """kill -9 of the process running a batch while both workers are busy: no worker stays."""
+    stuck = [tmp_path / f"{STUCK_MARK}{i}.mp4" for i in range(2)]
+    for p in stuck:
+        p.write_bytes(b"x")
+    script = ("import sys; from avdetect.batch.inputs import Source; from avdetect.batch.local import iter_local; "
+              "from avdetect.batch.stages import ScanJob; from batch_helpers import hostile_extract; "
+              "list(iter_local([Source.of(p) for p in sys.argv[1:]], ScanJob(), workers=2, "
+              "extract_fn=hostile_extract, detector=object()))")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])}
+    p = subprocess.Popen([sys.executable, "-c", script, *map(str, stuck)], env=env, start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        markers = [Path(f"{s}.pid") for s in stuck]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not all(m.exists() and m.read_text() for m in markers):
+            time.sleep(0.1)
+        workers = [int(m.read_text()) for m in markers]
+        assert all(_alive(w) for w in workers)
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+        assert _gone_within(workers, 5.0) == [] and _gone_within(_group(p.pid), 5.0) == []
+    finally:
+        for pid in _group(p.pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_killed_batch_keeps_whole_records_and_resumes(clips, tmp_path):
-    """SIGKILL the CLI (and its workers) after the first record: every line is whole; a rerun finishes."""
+    """SIGKILL the CLI after the first record: no worker stays; every line is whole; a rerun finishes."""
     folder = tmp_path / "in"
     folder.mkdir()
     for i in range(4):
@@ -96,8 +185,12 @@ def test_killed_batch_keeps_whole_records_and_resumes(clips, tmp_path):
     deadline = time.time() + 240
     while time.time() < deadline and p.poll() is None and not (out.exists() and out.read_text().count("\n") >= 1):
         time.sleep(0.1)
-    os.killpg(p.pid, signal.SIGKILL)
+    os.kill(p.pid, signal.SIGKILL)  # the main process only: its workers must follow it
     p.wait()
+    left = _gone_within(_group(p.pid), 5.0)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], "worker processes outlived the killed batch"
     text = out.read_text()
     assert text.endswith("\n") and 1 <= text.count("\n") <= 4
     assert all(json.loads(line)["verdict"] == "fake" or json.loads(line)["verdict"] == "authentic"

@@ -14,6 +14,10 @@ MEDIA_EXTENSIONS = frozenset({
 LIST_EXTENSIONS = frozenset({".txt", ".lst", ".list"})  # a file of paths, one per line
 
 
+class InputError(ValueError):
+    """A list file that cannot be read (unreadable, not UTF-8); str(error) is one line for the user."""
+
+
 @dataclass(frozen=True)
 class Source:
     """The identity of an input for resuming: absolute path, size in bytes, mtime in seconds."""
@@ -50,10 +54,21 @@ def _walk(folder: Path) -> list[Path]:
 
 
 def _read_list(list_file: Path) -> list[Path]:
-    """Non-empty, non-# lines; relative paths are relative to the list file's folder."""
+    """Non-empty, non-# lines; relative paths are relative to the list file's folder.
+    Raises InputError (naming the file and line) for an unreadable file or a line not in UTF-8."""
+    try:
+        raw = list_file.read_bytes()
+    except OSError as e:
+        raise InputError(f"{list_file}: cannot read the list file ({e.strerror or e})") from None
     out = []
-    for line in list_file.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
+    for number, bline in enumerate(raw.splitlines(), start=1):
+        try:
+            line = bline.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise InputError(f"{list_file}: line {number} is not valid UTF-8 (a list file holds one path "
+                             f"per line, in UTF-8)") from None
+        if "\0" in line:
+            raise InputError(f"{list_file}: line {number} holds a NUL byte (not a path)")
         if line and not line.startswith("#"):
             p = Path(line).expanduser()
             out.append(p if p.is_absolute() else list_file.parent / p)
@@ -64,7 +79,8 @@ def expand_inputs(inputs: list[str | os.PathLike]) -> list[Source]:
     """Files as given, folders walked recursively (media extensions), list files read.
 
     Order is kept (folders sorted), duplicates (same absolute path) dropped. A missing path
-    is kept: it becomes an error record, like any other unreadable input.
+    is kept: it becomes an error record, like any other unreadable input. Raises InputError
+    for a list file that cannot be read.
     """
     seen: set[str] = set()
     out: list[Source] = []

@@ -1,96 +1,254 @@
-"""Local engine: spawn-safe worker processes extract features, the main process runs the models.
+"""Local engine: spawned worker processes extract features (or scan), the main process runs the models.
 
-Scheduling: at most IN_FLIGHT_PER_WORKER files per worker are queued (bounded memory). When a
-worker process dies (segfault in a decoder, OOM kill) the pool breaks: a new pool is started and
-the files that were in flight are retried one at a time; one that breaks the pool again on its
-own gets an error record and the batch goes on.
+Each worker is a process of its own with a pipe and holds one file at a time, so the main process
+knows which file each worker has. A worker is killed and replaced, its file gets an `error`
+record and the batch goes on, when the worker
+  - dies (a decoder segfault, the kernel's OOM killer): WORKER_DIED;
+  - runs past the file's time limit (stages.Limits: max(60 s, 5 x the media duration), or
+    `--file-timeout`): "timed out after N s";
+  - holds more resident memory than the limit per worker (polled every WATCH_INTERVAL_S;
+    stages.Limits, `--worker-memory`): "out of memory".
+Workers die with the main process, even after a `kill -9` of it: PR_SET_PDEATHSIG on Linux, and
+on every system a thread in the worker that exits when its parent process changes. (Linux sends
+the signal when the *thread* that started a worker ends: iterate iter_local from one thread.)
 """
 
 from __future__ import annotations
 
+import ctypes
+import math
 import multiprocessing as mp
+import os
+import signal
+import sys
+import threading
+import time
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import wait
 from typing import Any, Callable, Iterator
 
 from ..detector import Detector, failure_message
 from ..report import error_report
 from .inputs import Source
-from .stages import Extracted, ScanJob, extract_one, init_worker, model_stage, record_for, scan_one
+from .stages import Extracted, Limits, ScanJob, extract_one, init_worker, media_seconds, model_stage, record_for, \
+    scan_one
 
-IN_FLIGHT_PER_WORKER = 2  # files queued per worker: keeps workers busy, bounds memory
 WORKER_DIED = "worker process died while processing this file (crash or out of memory)"
+WATCH_INTERVAL_S = 0.5  # s between checks of the workers' time and memory
+PARENT_POLL_S = 1.0  # s between a worker's checks that its parent is still there
+STOP_GRACE_S = 2.0  # s a worker gets to exit on its own at the end of a batch
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 ExtractFn = Callable[[Source, ScanJob], Extracted | dict]
+Item = Extracted | dict  # a worker's answer for one file
 
 
-def new_pool(workers: int) -> ProcessPoolExecutor:
-    """Spawn-safe worker pool (no fork: MediaPipe and torch threads do not survive a fork)."""
-    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                               initializer=init_worker)
+def die_with_parent(parent_pid: int) -> None:
+    """In a worker: exit when the process that started it is gone (killed with -9 included)."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True, name="avdetect-parent").start()
 
 
-class _Scheduler:
-    """Which file to submit next; after a pool crash, suspects run alone until cleared."""
+def _watch_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
 
-    def __init__(self, sources: list[Source], workers: int) -> None:
-        self.pending = deque(sources)
-        self.suspects: deque[Source] = deque()
-        self.inflight: dict[Future, Source] = {}
-        self.max_inflight = IN_FLIGHT_PER_WORKER * workers
+
+def worker_main(conn, parent_pid: int) -> None:
+    """A worker's loop. Tasks: ("file", fn, job, source) -> messages ("start",), ("media", seconds),
+    ("done", item); ("call", fn, args) -> ("done", fn(*args)); None: exit."""
+    die_with_parent(parent_pid)
+    init_worker()
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        if task[0] == "call":
+            conn.send(("done", task[1](*task[2])))
+            continue
+        _, fn, job, src = task
+        conn.send(("start",))
+        conn.send(("media", media_seconds(src, job)))
+        try:
+            item = fn(src, job)
+        except Exception as e:  # noqa: BLE001 - the stage functions catch their own; this is a last resort
+            item = record_for(src, error_report(src.path, failure_message(src.path, e)))
+        conn.send(("done", item))
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process (Linux /proc), 0 where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class Worker:
+    """One spawned worker process and the file it holds (source None: idle)."""
+
+    def __init__(self) -> None:
+        ctx = mp.get_context("spawn")  # no fork: MediaPipe and torch threads do not survive one
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=worker_main, args=(child, os.getpid()), daemon=True,
+                                   name="avdetect-worker")
+        self.process.start()
+        child.close()
+        self.source: Source | None = None
+        self.started: float | None = None  # when the worker took the file
+        self.limit_s = math.inf
+
+    def submit(self, fn: ExtractFn, job: ScanJob, source: Source) -> None:
+        self.source, self.started, self.limit_s = source, None, math.inf
+        try:
+            self.conn.send(("file", fn, job, source))
+        except OSError:  # the worker is gone: failure() reports it for this file
+            pass
+
+    def poll(self, limits: Limits) -> Item | None:
+        """Read the worker's messages; its answer once the file is done (then idle again)."""
+        try:
+            while self.conn.poll():
+                msg = self.conn.recv()
+                if msg[0] == "start":
+                    self.started, self.limit_s = time.monotonic(), limits.timeout_for(0.0)
+                elif msg[0] == "media":
+                    self.limit_s = limits.timeout_for(msg[1])
+                else:
+                    self.source = None
+                    return msg[1]
+        except (EOFError, OSError):  # died mid-message: failure() says so
+            pass
+        return None
+
+    def failure(self, memory_bytes: int | None) -> str | None:
+        """Why this busy worker must be killed: dead, past its time limit, over memory; else None."""
+        if not self.process.is_alive():
+            return WORKER_DIED
+        if self.started is not None and time.monotonic() - self.started > self.limit_s:
+            return f"timed out after {self.limit_s:.0f} s (the limit for this file; see --file-timeout)"
+        used = rss_bytes(self.process.pid) if memory_bytes else 0
+        if memory_bytes and used > memory_bytes:
+            return (f"out of memory: its worker used {used / 2**30:.1f} GiB, over the limit of "
+                    f"{memory_bytes / 2**30:.1f} GiB per worker (see --worker-memory)")
+        return None
+
+    def stop(self, grace_s: float = 0.0) -> None:
+        """Ask the worker to exit (grace_s > 0) or kill it; reaps the process."""
+        if grace_s > 0 and self.process.is_alive():
+            try:
+                self.conn.send(None)
+            except OSError:
+                pass
+            self.process.join(grace_s)
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.conn.close()
+
+
+class WorkerPool:
+    """`workers` worker processes; a failed one is replaced by a fresh one."""
+
+    def __init__(self, workers: int) -> None:
+        assert workers >= 1, workers
+        self.workers = [Worker() for _ in range(workers)]
+
+    def __len__(self) -> int:
+        return len(self.workers)
+
+    def idle(self) -> list[Worker]:
+        return [w for w in self.workers if w.source is None]
 
     def busy(self) -> bool:
-        return bool(self.pending or self.suspects or self.inflight)
+        return any(w.source is not None for w in self.workers)
 
-    def isolating(self) -> bool:
-        return len(self.inflight) == 1 and getattr(next(iter(self.inflight)), "suspect", False)
+    def each(self, fn: Callable, *args) -> list[Any]:
+        """fn(*args) once in every worker (all idle), e.g. to load the models before a benchmark."""
+        for w in self.workers:
+            w.conn.send(("call", fn, args))
+        return [w.conn.recv()[1] for w in self.workers]
 
-    def fill(self, pool: ProcessPoolExecutor, fn: ExtractFn, job: ScanJob) -> None:
-        if self.suspects:
-            if not self.inflight:
-                src = self.suspects.popleft()
-                fut = pool.submit(fn, src, job)
-                fut.suspect = True  # type: ignore[attr-defined]
-                self.inflight[fut] = src
-            return
-        while self.pending and len(self.inflight) < self.max_inflight:
-            src = self.pending.popleft()
-            self.inflight[pool.submit(fn, src, job)] = src
+    def collect(self, limits: Limits, memory_bytes: int | None, timeout_s: float) -> list[Item]:
+        """Wait up to timeout_s for answers; kill and replace failed workers (their files get
+        error records). -> the items finished meanwhile."""
+        busy = [w for w in self.workers if w.source is not None]
+        wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout_s)
+        out: list[Item] = []
+        for k, w in enumerate(self.workers):
+            if w.source is None:
+                continue
+            item = w.poll(limits)
+            if item is not None:
+                out.append(item)
+                continue
+            why = w.failure(memory_bytes)
+            if why is not None:
+                src = w.source
+                out.append(record_for(src, error_report(src.path, f"{src.path}: {why}")))
+                w.stop()
+                self.workers[k] = Worker()
+        return out
+
+    def shutdown(self, grace_s: float = 0.0) -> None:
+        for w in self.workers:
+            w.stop(grace_s if w.source is None else 0.0)
+
+
+def new_pool(workers: int) -> WorkerPool:
+    """Spawn-safe worker pool (no fork: MediaPipe and torch threads do not survive a fork)."""
+    return WorkerPool(workers)
 
 
 def iter_local(sources: list[Source], job: ScanJob, workers: int = 2, batch_size: int = 8,
-               extract_fn: ExtractFn | None = None, pool: ProcessPoolExecutor | None = None,
-               detector: Detector | None = None) -> Iterator[dict[str, Any]]:
+               extract_fn: ExtractFn | None = None, pool: WorkerPool | None = None,
+               detector: Detector | None = None, limits: Limits = Limits()) -> Iterator[dict[str, Any]]:
     """Yield one record per source (in completion order) as soon as it is done.
 
     extract_fn: what a worker does with a file (default: scan_one when job.worker_checks, else
     extract_one); pool: an already started pool of `workers` processes (new_pool; e.g. warmed up
     by a benchmark), shut down at the end like one made here; detector: the main process's (built
-    from job.settings when not given: missing weights fail here, before any worker starts).
+    from job.settings when not given: missing weights fail here, before any worker starts);
+    limits: time per file and memory per worker.
     """
     assert workers >= 1 and batch_size >= 1, (workers, batch_size)
     fn = extract_fn or (scan_one if job.worker_checks else extract_one)
-    sched = _Scheduler(sources, workers)
     detector = detector or Detector(job.settings)
     threads = None if job.worker_checks else _main_threads(job.settings.device, workers)
     pool = pool or new_pool(workers)
+    memory = limits.memory_for(len(pool))
+    pending = deque(sources)
     try:
-        while sched.busy():
-            sched.fill(pool, fn, job)
-            done, _ = wait(list(sched.inflight), return_when=FIRST_COMPLETED)
-            ready, crashed = _collect(sched, done)
-            if crashed:
-                ready += _recover(sched)
-                pool.shutdown(wait=True, cancel_futures=True)
-                pool = new_pool(workers)
+        while pending or pool.busy():
+            _fill(pool, pending, fn, job)
+            ready = pool.collect(limits, memory, WATCH_INTERVAL_S)
+            _fill(pool, pending, fn, job)  # workers go on while the records are written, the models run
             yield from (x for x in ready if isinstance(x, dict))
             todo = [x for x in ready if isinstance(x, Extracted)]
             if todo:
                 yield from model_stage(todo, detector, job, batch_size)
+        pool.shutdown(STOP_GRACE_S)
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown()
         _restore_threads(threads)
+
+
+def _fill(pool: WorkerPool, pending: deque, fn: ExtractFn, job: ScanJob) -> None:
+    for w in pool.idle():
+        if not pending:
+            return
+        w.submit(fn, job, pending.popleft())
 
 
 def _main_threads(device: str, workers: int) -> int | None:
@@ -100,8 +258,6 @@ def _main_threads(device: str, workers: int) -> int | None:
     the workers (spinning OpenMP threads): 7.6x -> 8.3x real time with 1 thread
     (scripts/bench_batch.py). Returns the previous setting, None when nothing changed.
     """
-    import os
-
     import torch
 
     if str(device).startswith("cuda"):
@@ -116,37 +272,3 @@ def _restore_threads(before: int | None) -> None:
         import torch
 
         torch.set_num_threads(before)
-
-
-def _collect(sched: _Scheduler, done: set[Future]) -> tuple[list[Extracted | dict], bool]:
-    """Results of finished futures; on a broken pool also waits for all in-flight ones."""
-    ready: list[Extracted | dict] = []
-    crashed = False
-    for fut in done:
-        if isinstance(fut.exception(), BrokenProcessPool):
-            crashed = True
-            continue
-        ready.append(_result(sched.inflight.pop(fut), fut))
-    if crashed:
-        wait(list(sched.inflight))  # a broken pool fails every pending future
-        for fut in [f for f in sched.inflight if not isinstance(f.exception(), BrokenProcessPool)]:
-            ready.append(_result(sched.inflight.pop(fut), fut))
-    return ready, crashed
-
-
-def _result(src: Source, fut: Future) -> Extracted | dict:
-    err = fut.exception()
-    if err is None:
-        return fut.result()
-    return record_for(src, error_report(src.path, failure_message(src.path, err)))
-
-
-def _recover(sched: _Scheduler) -> list[Extracted | dict]:
-    """The pool died: an isolated suspect is the culprit; otherwise every in-flight file is a suspect."""
-    isolated = sched.isolating()
-    lost = list(sched.inflight.values())
-    sched.inflight.clear()
-    if isolated:
-        return [record_for(lost[0], error_report(lost[0].path, f"{lost[0].path}: {WORKER_DIED}"))]
-    sched.suspects.extend(lost)
-    return []

@@ -6,6 +6,9 @@
 
 Uses the running Ray cluster when ray.init() was called (or RAY_ADDRESS is set), else starts a
 local one with the given number of CPUs. Features cross the object store pickled (bytes column).
+The local engine's limits (--file-timeout, --worker-memory) are not applied here: Ray's memory
+monitor kills tasks under memory pressure (then a retry, then an error record), and the processes
+of a cluster that ray.init() started die with the driver (Ray's own PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations

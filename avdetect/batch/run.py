@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 from .. import io
 from .inputs import Source
-from .stages import ScanJob
+from .stages import Limits, ScanJob
 from .results import JsonlWriter, latest_by_source, read_records, write_csv
 
 SECONDS_PER_HOUR = 3600.0
@@ -32,6 +32,7 @@ class BatchOptions:
     html_dir: Path | None = None
     csv_path: Path | None = None
     progress: bool = True
+    limits: Limits = field(default_factory=Limits)  # time per file, memory per worker (local engine)
 
 
 @dataclass
@@ -80,7 +81,7 @@ def _engine_records(todo: list[Source], opts: BatchOptions) -> Iterator[dict[str
         return iter_ray(todo, opts.scan, opts.workers, opts.batch_size)
     from .local import iter_local
 
-    return iter_local(todo, opts.scan, opts.workers, opts.batch_size)
+    return iter_local(todo, opts.scan, opts.workers, opts.batch_size, limits=opts.limits)
 
 
 def _media_seconds(src: Source) -> float:

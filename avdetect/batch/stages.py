@@ -11,11 +11,13 @@ scan stage (CPU workers, `ScanJob.worker_checks`): path -> record; each worker h
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from .. import io
 from ..checks.base import Settings
 from ..detector import Detector, extract_features, failure_message
 from ..features import ClipFeatures
@@ -23,6 +25,14 @@ from ..report import Report, error_report
 from .inputs import Source
 
 WORKER_TORCH_THREADS = 1  # per worker process: the pool itself supplies the parallelism
+FILE_TIMEOUT_MIN_S = 60.0  # s: the time limit of any file (startup of the models included)
+FILE_TIMEOUT_PER_MEDIA_S = 5.0  # s of processing per s of media (a CPU worker needs ~0.3)
+# B/s (8 kbit/s): a claimed duration beyond size / this is not believed (a 200 kB file claiming
+# 1e5 s is timed as 200 s: a 1000 s limit). Only AMR-like speech codecs go lower (~600 B/s), and audio-only files scan
+# far faster than real time, so 5 x the bounded duration still leaves them ample time.
+MIN_BYTES_PER_MEDIA_S = 1000.0
+WORKER_MEMORY_SHARE = 0.75  # of the machine's memory, split between the workers
+MIN_WORKER_MEMORY_BYTES = 2 << 30  # a worker with the learned models peaks at ~1.3 GB on short clips
 
 _tracker = None  # this process's FaceMeshTracker (created on first use)
 _detectors: dict[Settings, Detector] = {}  # this process's Detector per settings (models loaded once)
@@ -49,6 +59,57 @@ class ScanJob:
         if self.checks_in_workers is None:
             return self.settings.device == "cpu"
         return self.checks_in_workers
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a worker may spend on one file before it is killed and the file gets an error record.
+
+    file_timeout_s: None: max(min_timeout_s, timeout_per_media_s x media seconds), the
+    media seconds being what the container claims, bounded by the file size (MIN_BYTES_PER_MEDIA_S)
+    and --max-duration. worker_memory_bytes: resident memory per worker; None: WORKER_MEMORY_SHARE
+    of the machine's memory split between the workers (at least MIN_WORKER_MEMORY_BYTES); 0: none.
+    """
+
+    file_timeout_s: float | None = None
+    worker_memory_bytes: int | None = None
+    min_timeout_s: float = FILE_TIMEOUT_MIN_S
+    timeout_per_media_s: float = FILE_TIMEOUT_PER_MEDIA_S
+
+    def timeout_for(self, media_s: float) -> float:
+        if self.file_timeout_s:
+            return float(self.file_timeout_s)
+        return max(self.min_timeout_s, self.timeout_per_media_s * media_s)
+
+    def memory_for(self, workers: int) -> int | None:
+        """Bytes of resident memory one of `workers` workers may use; None: no limit."""
+        if self.worker_memory_bytes is not None:
+            return self.worker_memory_bytes or None
+        total = machine_memory_bytes()
+        if total is None:
+            return None
+        return max(MIN_WORKER_MEMORY_BYTES, int(WORKER_MEMORY_SHARE * total / max(1, workers)))
+
+
+def machine_memory_bytes() -> int | None:
+    """Physical memory of this machine, None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def media_seconds(source: Source, job: "ScanJob") -> float:
+    """The media duration a file's time limit is scaled by: the container's claim (a hint, never
+    trusted alone), at most size / MIN_BYTES_PER_MEDIA_S and --max-duration; 0 when unknown."""
+    try:
+        claimed = io.probe(source.path).duration_s
+    except Exception:  # noqa: BLE001 - an unreadable file gets the minimum time limit
+        return 0.0
+    if not math.isfinite(claimed) or claimed <= 0:
+        return 0.0
+    bound = (source.size or 0) / MIN_BYTES_PER_MEDIA_S
+    return min(claimed, bound, job.max_duration_s or math.inf)
 
 
 @dataclass
