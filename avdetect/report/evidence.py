@@ -42,7 +42,7 @@ class KeyFrame:
 
 @dataclass
 class FrameEvidence:
-    """Frames for a report: flagged: a lip-sync segment at or above its mark exists; segment:
+    """Frames for a report: flagged: the lip-sync check is at or above its mark; segment:
     (start_s, end_s, score) of the worst one; crop: the mouth at its middle (None: no face or not
     flagged); strip: frames across it (or across the clip when nothing was flagged)."""
 
@@ -106,9 +106,11 @@ def worst_segment(report: dict[str, Any]) -> tuple[float, float, float] | None:
 
 
 def strip_times(report: dict[str, Any]) -> tuple[bool, tuple[float, float, float] | None, list[float]]:
-    """-> (flagged, worst segment, times of the strip frames in s)."""
+    """-> (flagged, worst segment, times of the strip frames in s). Flagged: the lip-sync check
+    itself scored the clip at or above its mark (a single high window of a clip judged in sync
+    is not a finding)."""
     seg = worst_segment(report)
-    flagged = seg is not None and seg[2] >= SUSPICIOUS_THRESHOLD
+    flagged = seg is not None and float(lip_check(report).get("score") or 0.0) >= SUSPICIOUS_THRESHOLD
     dur = float(report.get("duration_s") or 0.0)
     if flagged:
         a, b = max(0.0, seg[0] - STRIP_MARGIN_S), min(dur or seg[1], seg[1] + STRIP_MARGIN_S)

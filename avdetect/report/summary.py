@@ -50,6 +50,9 @@ def summarize(verdict: Verdict, score: float | None, reasons: list[str], checks:
             notes.append(f"the {label(k)} check scored {checks[k].score:.0f}, over its own mark "
                          f"{infos[k].suspicious_at:.0f}, but {'is weak and ' if k in weak else ''}counts "
                          f"{infos[k].weight:g}x toward the verdict: review the times it gives")
+        if checks[k].fields.get("match") is True:  # the speaker check: a voice like the claimed one
+            notes.append(f"the voice sounds like the enrolled {checks[k].fields.get('claimed')}, which a good "
+                         f"clone of that voice also does")
         if k in weak:
             notes.append(f"the {label(k)} check is weak: {infos[k].limits}" if infos[k].limits
                          else f"the {label(k)} check is weak")
