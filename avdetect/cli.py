@@ -60,7 +60,7 @@ def scan(
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     max_duration: Optional[float] = typer.Option(None, "--max-duration", help="Analyse at most this many seconds."),
     html: Optional[Path] = typer.Option(None, "--html", help="Write an HTML report here (a folder for several files)."),
-    pdf: Optional[Path] = typer.Option(None, "--pdf", help="Write a PDF evidence report here (a folder for several files)."),
+    pdf: Optional[Path] = typer.Option(None, "--pdf", help="Write a PDF evidence report here (a folder for several)."),
     claimed: Optional[str] = typer.Option(None, "--claimed", help=CLAIMED_HELP),
     lip_sync: LipSyncMethod = typer.Option(LipSyncMethod.learned, "--lip-sync", help=LIP_SYNC_HELP),
 ) -> None:

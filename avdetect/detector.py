@@ -24,7 +24,7 @@ from .checks import CHECKS
 from .checks.base import Check, CheckResult, LipSyncMethod, ScanContext, Settings
 from .features import ClipFeatures, extract
 from .report import Report, build_report, error_report
-from .report.json_report import check_infos
+from .report.check_info import check_infos
 from .voices import VoiceError
 
 DEFAULT_BATCH_CLIPS = 8  # clips whose model windows share one pass in scan_many

@@ -234,8 +234,8 @@ def test_evidence_reports_render_for_a_dubbed_clip_and_a_cloned_call(tmp_path, d
     shots.mkdir()
     for media, claim in ((dubbed, None), (call, claimed)):
         rep = detector.scan(media, claim).to_dict()
-        page, pdf = write_html(rep, tmp_path / f"{media.stem}.html", media), write_pdf(rep, tmp_path / f"{media.stem}.pdf",
-                                                                                      media)
+        page = write_html(rep, tmp_path / f"{media.stem}.html", media)
+        pdf = write_pdf(rep, tmp_path / f"{media.stem}.pdf", media)
         html = page.read_text()
         assert "SHA-256" in html and rep["summary"] in html.replace("&#39;", "'")
         assert "sha256 " in html and "scan date" in html and "Checks not run" in html or not rep["not_run"]

@@ -5,39 +5,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from .. import __version__
-from ..checks.base import CheckResult, Reliability, Status
-from ..fusion import SUSPICIOUS_THRESHOLD, Verdict, fuse
+from ..checks.base import CheckResult, Status
+from ..fusion import Verdict, fuse
+from .check_info import CheckInfo, check_infos
 from .summary import summarize
 
 SEGMENT_S = 2.0  # seconds per bin of the report's top-level timeline
-
-
-@dataclass(frozen=True)
-class CheckInfo:
-    """What the report needs to know about a check besides its result (its Check class attributes)."""
-
-    weight: float = 1.0
-    suspicious_at: float = SUSPICIOUS_THRESHOLD
-    reliability: Reliability = Reliability.normal
-    limits: str = ""
-
-    @classmethod
-    def of(cls, check: Any) -> "CheckInfo":
-        """From a Check class or instance (attributes it lacks take the defaults)."""
-        return cls(float(getattr(check, "weight", 1.0)), float(getattr(check, "suspicious_at", SUSPICIOUS_THRESHOLD)),
-                   Reliability(getattr(check, "reliability", Reliability.normal)), str(getattr(check, "limits", "")))
-
-
-def check_infos(checks: Iterable[Any] | None = None) -> dict[str, CheckInfo]:
-    """CheckInfo by name for Check classes or instances (None: the registered checks)."""
-    if checks is None:
-        from ..checks import CHECKS
-
-        checks = CHECKS
-    return {c.name: CheckInfo.of(c) for c in checks}
 
 
 @dataclass

@@ -6,13 +6,9 @@ that ran, the weak ones and what they miss, and the checks that did not run.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..checks.base import CheckResult, Reliability, Status
 from ..fusion import Verdict, label
-
-if TYPE_CHECKING:
-    from .json_report import CheckInfo
+from .check_info import CheckInfo
 
 
 def _names(names: list[str]) -> str:
@@ -25,7 +21,7 @@ def _first_lower(s: str) -> str:
 
 
 def summarize(verdict: Verdict, score: float | None, reasons: list[str], checks: dict[str, CheckResult],
-              infos: dict[str, "CheckInfo"]) -> str:
+              infos: dict[str, CheckInfo]) -> str:
     """One sentence a person can act on (error reports: json_report.error_report)."""
     ran = [k for k, c in checks.items() if c.status == Status.ok]
     skipped = [k for k, c in checks.items() if c.status != Status.ok]
