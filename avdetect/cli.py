@@ -13,12 +13,13 @@ import typer
 from . import __version__
 from .checks.base import LipSyncMethod
 from .cli_eval import register as register_eval_command
+from .cli_help import FlagGroup
 from .cli_options import (CLAIMED_HELP, DEVICE_HELP, LIP_SYNC_HELP, detector_or_exit, fail, max_duration_or_exit,
                           output_dir_or_exit, output_file_or_exit, settings_or_exit)
 from .cli_train import register as register_train_commands
 from .cli_voice import register as register_voice_commands
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, cls=FlagGroup,
                   help="Detect audio-visual deepfakes: lip-sync forgeries and synthetic voices.")
 
 
@@ -60,18 +61,24 @@ def scan(
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     max_duration: Optional[float] = typer.Option(None, "--max-duration", help="Analyse at most this many seconds."),
     html: Optional[Path] = typer.Option(None, "--html", help="Write an HTML report here (a folder for several files)."),
+    pdf: Optional[Path] = typer.Option(None, "--pdf", help="Write a PDF evidence report here (a folder for several)."),
     claimed: Optional[str] = typer.Option(None, "--claimed", help=CLAIMED_HELP),
     lip_sync: LipSyncMethod = typer.Option(LipSyncMethod.learned, "--lip-sync", help=LIP_SYNC_HELP),
 ) -> None:
-    """Scan recordings; print one JSON report per file (exit 1 if any file failed)."""
+    """Scan recordings; print one JSON report per file (exit 1 if any file failed).
+
+    Files of 10 s or more get a progress bar on stderr when it is a terminal."""
+    from .cli_progress import scan_with_progress
+
     settings = settings_or_exit(device, lip_sync, claimed)
     max_duration_or_exit(max_duration)
     output_file_or_exit(out, "--out")  # before scanning: a long scan is not lost to a bad path
     (output_file_or_exit if len(files) == 1 else output_dir_or_exit)(html, "--html")
+    (output_file_or_exit if len(files) == 1 else output_dir_or_exit)(pdf, "--pdf")
     detector = detector_or_exit(settings)
     reports = []
     for f in files:
-        r = detector.scan(f, claimed, max_duration_s=max_duration).to_dict()
+        r = scan_with_progress(detector, f, claimed, max_duration).to_dict()
         if r["verdict"] == "error":
             typer.echo(f"error: {r['error']}", err=True)
         reports.append(r)
@@ -79,6 +86,11 @@ def scan(
             from .report.html import html_name, write_html
 
             write_html(r, html if len(files) == 1 else html / html_name(r), media_path=f)
+        if pdf is not None:
+            from .report.html import html_name
+            from .report.pdf import write_pdf
+
+            write_pdf(r, pdf if len(files) == 1 else pdf / Path(html_name(r)).with_suffix(".pdf"), media_path=f)
     _emit(reports, format, out)
     if any(r["verdict"] == "error" for r in reports):
         raise typer.Exit(1)
@@ -109,7 +121,7 @@ def batch(
     import os
 
     from .batch.inputs import InputError, expand_inputs
-    from .batch.run import BatchOptions, Engine, format_counts, run_batch
+    from .batch.run import BatchOptions, Engine, format_counts, format_failures, run_batch
     from .batch.stages import Limits, ScanJob
     from .models.store import ModelFileError
 
@@ -135,6 +147,8 @@ def batch(
     except ModelFileError as e:
         fail(f"cannot load the models: {e}")
     typer.echo(format_counts(summary), err=True)
+    for line in format_failures(summary):  # the failed files, after the progress bar
+        typer.echo(line, err=True)
     if summary.failed:
         raise typer.Exit(1)
 

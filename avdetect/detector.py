@@ -26,6 +26,7 @@ from .checks import CHECKS
 from .checks.base import Check, CheckResult, LipSyncMethod, ScanContext, Settings
 from .features import ClipFeatures, extract
 from .report import Report, build_report, error_report
+from .report.check_info import check_infos
 from .voices import VoiceError
 
 DEFAULT_BATCH_CLIPS = 8  # clips whose model windows share one pass in scan_many
@@ -85,6 +86,7 @@ class Detector:
         self.settings = settings or Settings()
         self.checks: list[Check] = [cls.load(self.settings) for cls in checks]
         self.weights = {c.name: c.weight for c in self.checks}
+        self.infos = check_infos(self.checks)  # weight, suspicious mark, reliability per check
 
     @property
     def device(self) -> str:
@@ -114,7 +116,7 @@ class Detector:
         return out
 
     def report(self, name: str, feats: ClipFeatures, results: dict[str, CheckResult]) -> Report:
-        return build_report(name, feats.duration_s, results, feats.warnings, self.weights)
+        return build_report(name, feats.duration_s, results, feats.warnings, infos=self.infos)
 
     def reports(self, items: list[tuple[str, ClipFeatures | str]], claimed: str | None = None) -> list[Report]:
         """[(file name, features or an error message)] -> reports in the same order.

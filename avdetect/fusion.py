@@ -37,16 +37,35 @@ def verdict_for(score: float) -> Verdict:
     return Verdict.authentic
 
 
-def fuse(checks: dict[str, CheckResult], weights: dict[str, float]) -> tuple[Verdict, float | None, list[str]]:
+def label(name: str) -> str:
+    """A check's name as people read it: lip_sync -> "lip-sync"."""
+    return name.replace("_", "-")
+
+
+def fuse(checks: dict[str, CheckResult], weights: dict[str, float],
+         marks: dict[str, float] | None = None) -> tuple[Verdict, float | None, list[str]]:
     """-> (verdict, clip score or None, reasons ordered by the score of their check).
 
-    weights: check name -> share of its score that counts (1.0 when absent).
+    weights: check name -> share of its score that counts (1.0 when absent);
+    marks: check name -> its own suspicious mark (Check.suspicious_at; SUSPICIOUS_THRESHOLD when
+    absent). A check at or above its mark, or whose weighted score reaches SUSPICIOUS_THRESHOLD,
+    always gives a reason; one whose weight keeps it below the verdict's mark says so in words.
     """
     applicable = {k: c for k, c in checks.items() if c.status == Status.ok}
     if not applicable:
         return Verdict.not_applicable, None, [f"{k}: {c.reason}" for k, c in checks.items()]
+    marks = marks or {}
     weighted = {k: c.score * weights.get(k, 1.0) for k, c in applicable.items()}
     score = max(weighted.values())
-    ranked = sorted(applicable, key=lambda k: -weighted[k])
-    reasons = [r for k in ranked if weighted[k] >= SUSPICIOUS_THRESHOLD for r in applicable[k].reasons]
+    reasons = []
+    for k in sorted(applicable, key=lambda k: -weighted[k]):
+        c, mark = applicable[k], marks.get(k, SUSPICIOUS_THRESHOLD)
+        counts = weighted[k] >= SUSPICIOUS_THRESHOLD
+        if not counts and c.score < mark:
+            continue
+        reasons += c.reasons or [f"The {label(k)} check scored {c.score:.0f}, at or above its mark {mark:.0f}"]
+        if not counts:
+            reasons.append(f"The {label(k)} check alone does not change the verdict: it counts "
+                           f"{weights.get(k, 1.0):g}x toward it (score {c.score:.0f} -> {weighted[k]:.0f}, "
+                           f"under {SUSPICIOUS_THRESHOLD:.0f} for suspicious)")
     return verdict_for(score), score, reasons

@@ -318,3 +318,56 @@ def _nearest_frame(c: av.container.InputContainer, stream: av.stream.Stream, t: 
         return best
     except (av.error.FFmpegError, ValueError):
         return None
+
+
+HASH_CHUNK_BYTES = 1 << 20  # read this much at a time when hashing a file
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What an evidence report states about the file itself: size in bytes, hex SHA-256 of its
+    bytes, container format and one line per stream (e.g. "video: h264 256x256 25 fps")."""
+
+    path: str
+    size: int
+    sha256: str
+    format_name: str
+    streams: list[str]
+
+
+def _stream_line(s: av.stream.Stream) -> str:
+    try:
+        cc = s.codec_context
+        codec = cc.name if cc is not None and cc.name else "unknown codec"
+    except Exception:  # noqa: BLE001 - PyAV raises assorted errors for unknown codecs
+        cc, codec = None, "unknown codec"
+    parts = [f"{s.type}: {codec}"]
+    if s.type == "video" and cc is not None and cc.width:
+        parts.append(f"{cc.width}x{cc.height}")
+        if s.average_rate:
+            parts.append(f"{float(s.average_rate):.3g} fps")
+    elif s.type == "audio" and cc is not None and cc.sample_rate:
+        parts.append(f"{cc.sample_rate} Hz, {cc.channels} channel{'s' if cc.channels != 1 else ''}")
+    d = _stream_duration(s)
+    if d is not None:
+        parts.append(f"{d:.2f} s")
+    return " ".join(parts[:1]) + (" " + ", ".join(parts[1:]) if len(parts) > 1 else "")
+
+
+def file_facts(path: str | os.PathLike) -> FileFacts:
+    """Size, SHA-256 and streams of a media file (hashes the whole file). Raises MediaError."""
+    import hashlib
+
+    path = _check_path(path)
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(HASH_CHUNK_BYTES), b""):
+                h.update(chunk)
+        size = os.path.getsize(path)
+    except OSError as e:
+        raise MediaError(f"{path}: cannot be read ({e.strerror or e})") from None
+    with _open(path) as c:
+        streams = [_stream_line(s) for s in c.streams]
+        fmt = c.format.name
+    return FileFacts(path, size, h.hexdigest(), fmt, streams)

@@ -1,16 +1,30 @@
-"""Shared fixtures: media generated at run time (nothing is committed)."""
+"""Shared fixtures: media generated at run time (nothing is committed). Every report the suite
+produces, in this process or in those it starts, is checked against the JSON Schema
+(tests/report_hook/report_validation.py)."""
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from avdetect import synth
-from avdetect.checks.base import LipSyncMethod, Settings
-from avdetect.detector import Detector
+REPORT_HOOK = Path(__file__).resolve().parent / "report_hook"
+sys.path.insert(0, str(REPORT_HOOK))
+os.environ["AVDETECT_TEST_REPORT_LOG"] = os.path.join(tempfile.mkdtemp(prefix="avdetect-reports-"), "reports.jsonl")
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPORT_HOOK), os.environ.get("PYTHONPATH")) if p)
+
+from report_validation import LOG_ENV, install, read_log  # noqa: E402
+
+install()
+
+from avdetect import synth  # noqa: E402
+from avdetect.checks.base import LipSyncMethod, Settings  # noqa: E402
+from avdetect.detector import Detector  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CLIP_S = 6.0
@@ -65,3 +79,15 @@ def index_frames(n: int, size: int = 64) -> list[np.ndarray]:
 def frame_index(img: np.ndarray) -> int:
     r, _, b = img.reshape(-1, 3).mean(0)
     return int(round(r / 16)) + 16 * int(round(b / 16))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run if any process logged a report that breaks the schema."""
+    ok, bad = read_log(os.environ[LOG_ENV])
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"report schema: {ok} reports validated, {len(bad)} invalid")
+    if bad:
+        for b in bad[:5]:
+            print(f"INVALID REPORT ({b['invalid']}): {b['report']}", file=sys.stderr)
+        session.exitstatus = 1

@@ -49,7 +49,9 @@ def test_fusion_thresholds():
     assert fuse({"a": ok(10), "b": ok(20)}, {})[:2] == (fuse({"a": ok(20)}, {})[0], 20)
     assert fuse({"a": ok(80)}, {"a": 0.6})[:2] == (fuse({"a": ok(48)}, {})[0], 48)  # a check's weight counts
     assert fuse({"a": na}, {})[0].value == "not_applicable"
-    rep = build_report("x.mp4", 5.0, {"lip_sync": ok(75), "speaker": na}).to_dict()
+    lip = ok(75)
+    lip.fields.update(offset_ms=0, confidence=0.5, method="correlation")  # a lip_sync result's contract fields
+    rep = build_report("x.mp4", 5.0, {"lip_sync": lip, "speaker": na}).to_dict()
     assert rep["verdict"] == "fake" and rep["reasons"] == ["r75"]
     assert [s["start_s"] for s in rep["segments"]] == [0.0, 2.0, 4.0]
     assert rep["segments"][0]["lip_sync"] == 75 and rep["segments"][1]["lip_sync"] is None

@@ -16,7 +16,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from avdetect.cli import app
-from avdetect.report.html import N_KEY_FRAMES, html_name, key_frames, render_html, write_index
+from avdetect.report.evidence import N_STRIP_FRAMES, frame_evidence
+from avdetect.report.html import html_name, render_html, write_index
 from batch_helpers import make_clips
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -51,17 +52,20 @@ def test_scan_html_has_verdict_timeline_and_key_frames(late_page):
     assert "The audio lags the lips by" in page
     assert 'class="timeline"' in page
     images = _images(page)
-    assert len(images) == 1 + N_KEY_FRAMES  # timeline + key frames
+    assert len(images) == 1 + 1 + N_STRIP_FRAMES  # timeline + mouth crop + strip (correlation: no shift plot)
     assert all(img.std() > 5 for img in images)  # not blank
-    assert "no face found" not in page  # FaceMesh found the lips on every key frame
+    assert "no face found" not in page  # FaceMesh found the lips on every frame
+    assert "Flagged lip-sync segment" in page and "SHA-256" in page and "Checks not run" in page
     assert "<script" not in page and "http://" not in page and "https://" not in page  # self-contained
 
 
 def test_key_frames_carry_lip_landmarks_inside_the_frame(clips, correlation_detector):
     report = correlation_detector.scan(clips["late"]).to_dict()  # generated face: training-free check
-    frames = key_frames(report, clips["late"])
-    assert len(frames) == N_KEY_FRAMES
-    for kf in frames:
+    ev = frame_evidence(report, clips["late"])
+    assert ev.flagged and len(ev.strip) == N_STRIP_FRAMES and ev.crop is not None
+    a, b, _ = ev.segment
+    assert all(a - 0.3 <= kf.time_s <= b + 0.3 for kf in ev.strip)  # the strip spans the flagged segment
+    for kf in [*ev.strip, ev.crop]:
         h, w = kf.rgb.shape[:2]
         assert kf.lips is not None and kf.lips.shape == (40, 2)
         assert (kf.lips >= 0).all() and (kf.lips[:, 0] < w).all() and (kf.lips[:, 1] < h).all()

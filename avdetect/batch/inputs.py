@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # Extensions a folder walk picks up (explicitly named files are taken whatever their name).
@@ -20,20 +20,24 @@ class InputError(ValueError):
 
 @dataclass(frozen=True)
 class Source:
-    """The identity of an input for resuming: absolute path, size in bytes, mtime in seconds."""
+    """The identity of an input for resuming: absolute path, size in bytes, mtime in seconds.
+    given: the name as the user gave it (a folder walk: the folder as given joined with the
+    file's path inside it); not part of the identity."""
 
     path: str
     size: int | None
     mtime: float | None
+    given: str | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls, path: str | os.PathLike) -> "Source":
-        p = os.path.abspath(os.fspath(path))
+        given = os.fspath(path)
+        p = os.path.abspath(given)
         try:
             st = os.stat(p)
-            return cls(p, st.st_size, round(st.st_mtime, 6))
+            return cls(p, st.st_size, round(st.st_mtime, 6), given)
         except OSError:  # missing: still a key (its error record is kept like any other)
-            return cls(p, None, None)
+            return cls(p, None, None, given)
 
     def to_json(self) -> dict:
         return {"path": self.path, "size": self.size, "mtime": self.mtime}

@@ -40,6 +40,7 @@ class BatchSummary:
     todo: int  # files processed in this run
     skipped: int  # files already in the output (resumed)
     counts: Counter  # verdict -> files, over this run's records
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (file, error) of this run's error records
 
     @property
     def failed(self) -> int:
@@ -98,16 +99,19 @@ def run_batch(sources: list[Source], out: str | os.PathLike, opts: BatchOptions)
     todo, skipped = plan(sources, records, opts.force)
     _drop_records_of(out, records, todo)
     counts: Counter = Counter()
+    failures: list[tuple[str, str]] = []
     with JsonlWriter(out) as writer, _Progress(todo, opts.progress) as bar:
         for record in _engine_records(todo, opts):
             writer.write(record)
             counts[record["verdict"]] += 1
+            if record["verdict"] == "error":
+                failures.append((str(record.get("file")), str(record.get("error") or "")))
             if opts.html_dir is not None:
                 _write_html(record, opts.html_dir)
             bar.advance(record)
     if opts.html_dir is not None or opts.csv_path is not None:
         _write_summaries(sources, out, opts)
-    return BatchSummary(len(todo), skipped, counts)
+    return BatchSummary(len(todo), skipped, counts, failures)
 
 
 def _write_html(record: dict[str, Any], html_dir: Path) -> None:
@@ -117,11 +121,13 @@ def _write_html(record: dict[str, Any], html_dir: Path) -> None:
 
 
 def _write_summaries(sources: list[Source], out: Path, opts: BatchOptions) -> None:
-    """CSV and HTML index over this batch's inputs (their latest records in out)."""
-    wanted = {s.path for s in sources}
-    records = [r for r in latest_by_source(read_records(out)) if (r.get("source") or {}).get("path") in wanted]
+    """CSV and HTML index over this batch's inputs (their latest records in out). CSV rows come in
+    input order, `file` being the name as given (the record's `source.path` is the absolute one)."""
+    latest = {(r.get("source") or {}).get("path"): r for r in latest_by_source(read_records(out))}
+    records = [latest[s.path] for s in sources if s.path in latest]
     if opts.csv_path is not None:
-        write_csv(records, opts.csv_path)
+        write_csv([{**latest[s.path], "file": s.given or latest[s.path].get("file")}
+                   for s in sources if s.path in latest], opts.csv_path)
     if opts.html_dir is not None:
         from ..report.html import write_index
 
@@ -174,9 +180,14 @@ class _Progress:
             self._p.__exit__(*exc)
 
 
+def format_failures(summary: BatchSummary) -> list[str]:
+    """One line per file that failed in this run: "failed: FILE: error"."""
+    return [f"failed: {f}: {e}" for f, e in summary.failures]
+
+
 def format_counts(summary: BatchSummary) -> str:
     by = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items()))
     return f"{summary.todo} files scanned ({by or 'none'}), {summary.skipped} already done (skipped)"
 
 
-__all__ = ["BatchOptions", "BatchSummary", "Engine", "format_counts", "plan", "run_batch"]
+__all__ = ["BatchOptions", "BatchSummary", "Engine", "format_counts", "format_failures", "plan", "run_batch"]

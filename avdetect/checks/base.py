@@ -87,6 +87,13 @@ class CheckResult:
         }
 
 
+class Reliability(str, enum.Enum):
+    """How far a check's verdict can be trusted, from its model card's measurements."""
+
+    normal = "normal"
+    limited = "limited"
+
+
 class LipSyncMethod(str, enum.Enum):
     """learned: the sync transformer (shipped weights); correlation: the training-free check alone."""
 
@@ -130,6 +137,10 @@ class Check(Protocol):
     csv_fields:  fields of its JSON result that the batch CSV shows, as "<name>_<field>"
     detail_fields: fields the text and HTML reports print beside its score
     timeline:    whether its segments are drawn on the HTML timeline
+    suspicious_at: its own 0-100 mark: at or above it the check always gives a reason, even
+                 when its weight keeps the verdict below suspicious
+    reliability: Reliability.normal, or .limited for a check its model card measures as weak
+                 (reports label it so); limits: one phrase saying how ("" for normal)
     """
 
     name: ClassVar[str]
@@ -137,6 +148,9 @@ class Check(Protocol):
     csv_fields: ClassVar[tuple[str, ...]]
     detail_fields: ClassVar[tuple[str, ...]]
     timeline: ClassVar[bool]
+    suspicious_at: ClassVar[float]
+    reliability: ClassVar[Reliability]
+    limits: ClassVar[str]
 
     @classmethod
     def load(cls, settings: Settings) -> "Check":

@@ -81,6 +81,8 @@ class LearnedSync:
     offset_confidence: float | None = None  # head: mean probability of the offset class; scan: mean p_sync there
     n_judged: int = 0
     offset_method: OffsetMethod = OffsetMethod.head  # which estimator gave offset_ms
+    # scan only: the mean p_sync of the scanned windows per shift tried (ms, + = audio moved later)
+    scan_curve: list[tuple[float, float]] = field(default_factory=list)
 
 
 def model_stem(model_dir: str | os.PathLike | None = None) -> Path:
@@ -247,6 +249,8 @@ def _scan_into(res: LearnedSync, job: _Job, model: SyncTransformer, device: str)
     k = int(np.nanargmax(mean))
     res.offset_ms, res.offset_confidence = float((k - m) * FRAME_MS), float(mean[k])
     res.offset_method = OffsetMethod.scan
+    res.scan_curve = [(float((j - m) * FRAME_MS), float(mean[j]))
+                      for j in range(2 * m + 1) if np.isfinite(mean[j])]
     for i, c in zip(pick, curves):
         res.windows[i].offset_ms = float((int(np.nanargmax(c)) - m) * FRAME_MS)
 

@@ -23,7 +23,7 @@ from ..visual.landmarks import MouthTrack
 from . import learned_sync
 from . import sync_correlation as sc
 from ..features import ClipFeatures
-from .base import CheckResult, LipSyncMethod, ScanContext, Segment, Settings, Status, fmt_time
+from .base import CheckResult, LipSyncMethod, Reliability, ScanContext, Segment, Settings, Status, fmt_time
 
 OFFSET_TOLERANCE_MS = 100.0  # natural lip-audio asynchrony people do not notice
 # a scanned offset explains a doubted clip only if the realigned pair is then more likely in sync
@@ -116,10 +116,16 @@ def check_lip_sync(mouth: MouthTrack | None, envelope: np.ndarray | None, speech
 
 def combine_evidence(res: "learned_sync.LearnedSync", corr: CheckResult) -> CheckResult:
     """Learned score and timeline. Offset: the model's scan when it ran (a doubted clip with 2 s
-    windows), else the correlation check's for a doubted clip it could judge, else the head's."""
-    score = 100.0 * (1.0 - res.p_sync)
-    if res.n_judged < MIN_WINDOWS_FOR_FAKE:
-        score = min(score, SINGLE_WINDOW_CAP)
+    windows), else the correlation check's for a doubted clip it could judge, else the head's.
+
+    offset_found is False when the scan ran and no shift makes the pair plausible (other speech,
+    not late speech): offset_ms is then only the best shift tried, not a finding. shift_scan (scan
+    only): the in-sync probability per shift tried. capped: a clip with fewer than
+    MIN_WINDOWS_FOR_FAKE judged windows whose score was cut to SINGLE_WINDOW_CAP.
+    """
+    raw = 100.0 * (1.0 - res.p_sync)
+    capped = res.n_judged < MIN_WINDOWS_FOR_FAKE and raw > SINGLE_WINDOW_CAP
+    score = min(raw, SINGLE_WINDOW_CAP) if capped else raw
     scanned = res.offset_method == learned_sync.OffsetMethod.scan
     # in sync per the model: a far correlation peak is a side peak, the model's offset stands
     use_corr = not scanned and corr.status == Status.ok and score >= SUSPICIOUS_THRESHOLD
@@ -128,14 +134,22 @@ def combine_evidence(res: "learned_sync.LearnedSync", corr: CheckResult) -> Chec
                         {"p_sync": round(w.p_sync, 3), "offset_ms": round(w.offset_ms)})
                 for w in res.windows if w.judged]
     fields = {"offset_ms": int(round(offset_ms)),
+              "offset_found": not (scanned and res.offset_confidence < REALIGNED_MIN_P_SYNC),
               "confidence": corr.fields["confidence"] if use_corr else round(res.offset_confidence, 3),
               "p_sync": round(res.p_sync, 3), "method": "learned",
               "offset_method": "correlation" if use_corr else res.offset_method.value,
+              "capped": capped,
               "correlation": {"status": corr.status.value, "reason": corr.reason,
                               "score": None if corr.score is None else round(corr.score, 1),
                               **{k: corr.fields.get(k) for k in ("offset_ms", "confidence")}}}
-    return CheckResult(Status.ok, score, None, segments, fields=fields,
-                       reasons=_learned_reasons(score, res, offset_ms, segments, corr if use_corr else None))
+    if res.scan_curve:
+        fields["shift_scan"] = {"offset_ms": [int(round(o)) for o, _ in res.scan_curve],
+                                "p_sync": [round(p, 3) for _, p in res.scan_curve]}
+    reasons = _learned_reasons(score, res, offset_ms, segments, corr if use_corr else None)
+    if capped:
+        reasons.append(f"Only {res.n_judged} stretch of at most 2 s could be judged: a clip this short is "
+                       f"suspicious at most, never fake (lip-sync score {raw:.0f} capped at {SINGLE_WINDOW_CAP:.0f})")
+    return CheckResult(Status.ok, score, None, segments, fields=fields, reasons=reasons)
 
 
 def _learned_reasons(score: float, res: "learned_sync.LearnedSync", offset_ms: float, segments: list[Segment],
@@ -143,7 +157,7 @@ def _learned_reasons(score: float, res: "learned_sync.LearnedSync", offset_ms: f
     if score < SUSPICIOUS_THRESHOLD:
         return []
     if corr is not None and corr.reasons and abs(offset_ms) > OFFSET_TOLERANCE_MS:
-        return corr.reasons
+        return list(corr.reasons)
     bad = [s for s in segments if s.score >= BAD_WINDOW_SCORE] or segments
     span = f" from {fmt_time(bad[0].start_s)} to {fmt_time(bad[-1].end_s)}" if len(segments) > 1 else ""
     scanned = res.offset_method == learned_sync.OffsetMethod.scan
@@ -152,9 +166,11 @@ def _learned_reasons(score: float, res: "learned_sync.LearnedSync", offset_ms: f
                 f"once realigned, {res.p_sync:.2f} as recorded)".capitalize()]
     if scanned and res.offset_confidence < REALIGNED_MIN_P_SYNC:
         # no shift makes the pair plausible: not a delay, other speech (dubbed or replaced audio)
+        most = max((abs(o) for o, _ in res.scan_curve), default=0.0)
+        within = f" by up to {most:.0f} ms" if most else ""
         return [f"The lip movements do not match the speech{span}, and no time shift aligns them "
-                f"(in-sync probability {res.p_sync:.2f}, at most {res.offset_confidence:.2f} when shifted): "
-                f"the audio may be dubbed or replaced"]
+                f"(in-sync probability {res.p_sync:.2f}, at most {res.offset_confidence:.2f} when shifted{within}): "
+                f"the audio may be dubbed or replaced, so there is no time offset to report"]
     return [f"The lip movements do not match the speech{span} (in-sync probability {res.p_sync:.2f})"]
 
 
@@ -198,6 +214,9 @@ class LipSyncCheck:
     csv_fields = ("score", "offset_ms")
     detail_fields = ("offset_ms", "confidence")
     timeline = True
+    suspicious_at = SUSPICIOUS_THRESHOLD
+    reliability = Reliability.normal
+    limits = ""
 
     def __init__(self, model: "learned_sync.SyncTransformer | None" = None) -> None:
         self.model = model  # None: the training-free correlation check alone

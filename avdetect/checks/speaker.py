@@ -17,7 +17,7 @@ from ..constants import AUDIO_SAMPLES_PER_FRAME, SAMPLE_RATE, VIDEO_FPS
 from ..features import ClipFeatures
 from ..fusion import SPEAKER_SCORE_SLOPE, SPEAKER_SIMILARITY_THRESHOLD
 from ..windows import window_starts
-from .base import CheckResult, ScanContext, Segment, Settings, Status
+from .base import CheckResult, Reliability, ScanContext, Segment, Settings, Status
 from .synthetic_speech import audio_applicability
 
 MIN_SPEECH_S = 1.0  # s of speech needed to judge
@@ -89,8 +89,11 @@ class SpeakerCheck:
     name = "speaker"
     weight = 1.0
     csv_fields = ("score",)
-    detail_fields = ("similarity", "claimed", "match")
+    detail_fields = ("claimed", "similarity", "threshold")
     timeline = False
+    suspicious_at = 50.0  # similarity_score at the similarity threshold
+    reliability = Reliability.normal
+    limits = ""
 
     @classmethod
     def load(cls, settings: Settings) -> "SpeakerCheck":

@@ -20,7 +20,7 @@ from ..features import ClipFeatures
 from ..models import spoof as spoof_model
 from ..models.store import model_dir as shipped_model_dir
 from ..windows import window_starts
-from .base import CheckResult, ScanContext, Segment, Settings, Status, fmt_time
+from .base import CheckResult, Reliability, ScanContext, Segment, Settings, Status, fmt_time
 
 # s of detected speech needed to judge a clip at all. Real speech cut to 1.2 s scored >= 70 in
 # 24 % of held-out clips, 12 % at 2 s, 8 % at 3 s (the network is trained on 3 s crops).
@@ -123,9 +123,15 @@ class SyntheticSpeechCheck:
     csv_fields = ("score",)
     detail_fields = ()
     timeline = True
+    suspicious_at = REPORT_THRESHOLD  # the shipped model's calibrated threshold (an instance may differ)
+    # models/MODEL_CARD_spoof.md: EER 26-34 % on generators it never saw, ~49 % (chance) on the
+    # real-world clones of /shared/data/fake-speech/clones
+    reliability = Reliability.limited
+    limits = "it misses many voices from cloning systems it was not trained on"
 
     def __init__(self, model: spoof_model.SpoofNet) -> None:
         self.model = model
+        self.suspicious_at = float(model.cfg.threshold)
 
     @classmethod
     def load(cls, settings: Settings) -> "SyntheticSpeechCheck":

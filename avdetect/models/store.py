@@ -173,3 +173,17 @@ def load_weights(model: M, state: dict[str, torch.Tensor], meta: ModelMeta) -> M
         raise ModelFileError(f"{meta.weights_path}: weights do not fit the config in {meta.path.name} "
                              f"({first})") from None
     return model
+
+
+def shipped_models(folder: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """{"name", "kind", "version", "sha256"} of every model JSON in folder (None: model_dir()),
+    sorted by name; for the evidence report. Unreadable files are listed with kind "unreadable"."""
+    out = []
+    for js in sorted(Path(folder or model_dir()).glob("*.json")):
+        try:
+            doc = json.loads(js.read_text())
+            out.append({"name": js.stem, "kind": str(doc.get("kind")), "version": doc.get("version"),
+                        "sha256": str(doc.get("sha256"))})
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            out.append({"name": js.stem, "kind": "unreadable", "version": None, "sha256": ""})
+    return out

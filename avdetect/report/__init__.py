@@ -1,4 +1,5 @@
-"""Report writers: the typed report and its JSON (the contract in DESIGN.md), text, HTML."""
+"""Report writers: the typed report and its JSON (the contract in docs/report.md and report.schema.json),
+its summary sentence, text, HTML and PDF evidence reports."""
 
 from .json_report import Report, build_report, error_report, timeline
 from .text import format_text

@@ -1,5 +1,5 @@
-"""The report: a typed object whose to_dict() is the JSON contract of DESIGN.md (field names are
-stable; more may be added)."""
+"""The report: a typed object whose to_dict() is the JSON contract of docs/report.md (checked by
+avdetect/report/report.schema.json; field names are stable, more may be added)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any
 from .. import __version__
 from ..checks.base import CheckResult, Status
 from ..fusion import Verdict, fuse
+from .check_info import CheckInfo, check_infos
+from .summary import summarize
 
 SEGMENT_S = 2.0  # seconds per bin of the report's top-level timeline
 
@@ -17,8 +19,9 @@ SEGMENT_S = 2.0  # seconds per bin of the report's top-level timeline
 @dataclass
 class Report:
     """One file's result. verdict/score: the fused decision (score None when nothing judged);
-    checks: each check's result by name; segments: the 2 s timeline; error: why the file could
-    not be analysed (verdict error)."""
+    summary: one sentence for people; checks: each check's result by name; not_run: the checks
+    that could not judge, with why; segments: the 2 s timeline; error: why the file could not be
+    analysed (verdict error); infos: each check's weight, mark and reliability."""
 
     file: str
     duration_s: float | None
@@ -30,6 +33,13 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     avdetect_version: str = __version__
+    summary: str = ""
+    infos: dict[str, CheckInfo] = field(default_factory=dict)
+
+    @property
+    def not_run(self) -> list[dict[str, str]]:
+        """[{"check": name, "reason": why}] for the checks that did not judge this file."""
+        return [{"check": k, "reason": c.reason or ""} for k, c in self.checks.items() if c.status != Status.ok]
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report (what `avdetect scan` prints)."""
@@ -39,12 +49,16 @@ class Report:
             "avdetect_version": self.avdetect_version,
             "verdict": self.verdict.value,
             "score": None if self.score is None else round(self.score, 1),
+            "summary": self.summary,
             "reasons": list(self.reasons),
         }
         if self.error is not None:
             out["error"] = self.error
-        out.update(checks={name: c.to_json() for name, c in self.checks.items()},
-                   segments=list(self.segments), warnings=list(self.warnings))
+        checks = {}
+        for name, c in self.checks.items():
+            info = self.infos.get(name, CheckInfo())
+            checks[name] = {**c.to_json(), "reliability": info.reliability.value}
+        out.update(checks=checks, not_run=self.not_run, segments=list(self.segments), warnings=list(self.warnings))
         return out
 
 
@@ -65,17 +79,24 @@ def timeline(checks: dict[str, CheckResult], duration_s: float) -> list[dict[str
 
 
 def build_report(file: str, duration_s: float, checks: dict[str, CheckResult],
-                 warnings: list[str] | None = None, weights: dict[str, float] | None = None) -> Report:
-    """checks: results by name, in report order; weights: fusion weight by name (None: those of
-    the registered checks)."""
-    if weights is None:
-        from ..checks import CHECKS
-
-        weights = {c.name: c.weight for c in CHECKS}
-    verdict, score, reasons = fuse(checks, weights)
+                 warnings: list[str] | None = None, weights: dict[str, float] | None = None,
+                 infos: dict[str, CheckInfo] | None = None) -> Report:
+    """checks: results by name, in report order; infos: each check's CheckInfo (None: those of the
+    registered checks); weights: fusion weights overriding those of infos."""
+    infos = dict(check_infos() if infos is None else infos)
+    for name in checks:
+        infos.setdefault(name, CheckInfo())
+    if weights is not None:
+        infos = {k: CheckInfo(weights.get(k, i.weight), i.suspicious_at, i.reliability, i.limits)
+                 for k, i in infos.items()}
+    verdict, score, reasons = fuse(checks, {k: i.weight for k, i in infos.items()},
+                                   {k: i.suspicious_at for k, i in infos.items()})
+    summary = summarize(verdict, score, reasons, checks, infos)
     return Report(file, duration_s, verdict, score, reasons, dict(checks), timeline(checks, duration_s),
-                  list(warnings or []))
+                  list(warnings or []), summary=summary, infos={k: infos[k] for k in checks})
 
 
 def error_report(file: str, message: str) -> Report:
-    return Report(file, None, Verdict.error, None, error=message)
+    """The report of a file that could not be analysed: no check ran (not_run is empty)."""
+    return Report(file, None, Verdict.error, None, error=message,
+                  summary=f"Not analysed: {message}. No check ran, so this says nothing about the recording.")
