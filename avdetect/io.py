@@ -350,9 +350,7 @@ def _info(path: str, ve: StreamExtent | None, audios: tuple[AudioStreamInfo, ...
         end = max(e.end_s for e in (ae, ve) if e is not None)
     duration = max(0.0, end - origin)
     notes = []
-    if claimed is None:
-        notes.append("the container header gives no valid duration")
-    elif abs(claimed - duration) > max(CLAIM_TOLERANCE_S, 0.1 * duration):
+    if claimed is not None and abs(claimed - duration) > max(CLAIM_TOLERANCE_S, 0.1 * duration):
         notes.append(f"the container header claims {claimed:.6g} s; {duration:.2f} s of media was found")
     fps = None
     if ve is not None:
