@@ -333,6 +333,8 @@ def probe(path: str | os.PathLike) -> MediaInfo:
         a_list = tuple(AudioStreamInfo(extents[a.index], a.codec_context.sample_rate, a.codec_context.channels or 1,
                                        a.codec_context.name or "", str(a.metadata.get("language", "")))
                        for a in audios if a.index in extents)
+        for kind, declared, ext in [("video", v, ve)] + [("audio", a, extents.get(a.index)) for a in audios]:
+            _check_packets(path, kind, int(declared.frames or 0) if declared is not None else 0, ext)
     if ve is None and not a_list:
         raise MediaError(f"{path}: no audio or video packets could be read (truncated or corrupt file)")
     return _info(path, ve, a_list, claimed, fmt, rotation, aspect, size)
@@ -388,6 +390,15 @@ def check_overlap(info: MediaInfo) -> None:
         raise MediaError(
             f"{info.path}: audio and video do not overlap (audio {info.audio_start_s:.2f}-{info.audio_end_s:.2f} s, "
             f"video {info.video_start_s:.2f}-{info.video_end_s:.2f} s)")
+
+
+def _check_packets(path: str, kind: str, declared: int, ext: StreamExtent | None) -> None:
+    """MediaError when the container's index lists packets the file no longer holds (truncation):
+    fewer than MIN_DECODED_SHARE of them can be read. (The share decoded is warned about later.)"""
+    found = ext.packets if ext is not None else 0
+    if declared > 0 and found < MIN_DECODED_SHARE * declared:
+        raise MediaError(f"{path}: only {100 * found / declared:.0f} % of the {kind} is in the file "
+                         f"({found} of the {declared} packets its index lists): the file is truncated")
 
 
 def _share_warning(path: str, kind: str, done: float, total: float, unit: str, why: str) -> str | None:

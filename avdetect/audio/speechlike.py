@@ -4,6 +4,8 @@ Three measures over the frames the VAD marks as speech (the whole clip when it m
 - spectral flatness (100-4000 Hz): white or coloured noise is flat, voiced speech is peaky;
 - syllabic modulation: speech loudness rises and falls 3-8 times a second by 15-40 dB, a
   steady tone, hum or noise barely moves (10th-90th percentile spread of the 10 ms log energy);
+- voicing: speech has pitched (voiced) stretches, a clear autocorrelation peak at a 60-400 Hz
+  lag in at least a fifth of its frames; random codec frames (AMR) and noise rarely do;
 - spectral change: the spectrum of speech changes from one 40 ms frame to the next (formants
   move, voiced/unvoiced alternate), held musical notes and tones do not (median cosine
   distance between consecutive log spectra).
@@ -27,6 +29,9 @@ BAND_HZ = (100.0, 4_000.0)
 MAX_FLATNESS = 0.30  # median spectral flatness above this: noise
 MIN_MODULATION_DB = 12.0  # 10th-90th percentile spread of the frame energy below this: steady sound
 MIN_CHANGE = 0.080  # median spectral change below this: held tones
+MIN_VOICED = 0.20  # share of sounding 40 ms frames with a clear pitch (autocorrelation peak); speech >= 0.24
+VOICED_PEAK = 0.5  # normalised autocorrelation peak (60-400 Hz lags) of a voiced frame
+MIN_MODULATION_S = 3.0  # s: the loudness-spread rule needs this much sound (1 s of news speech may not pause)
 MIN_FRAMES = 30  # 0.3 s of analysed frames needed to judge at all (less: undecided, counted as speech;
 #                  the checks' own minimum seconds of speech then decide)
 MAX_ANALYSED_S = 120.0  # s: long recordings are judged on evenly spread excerpts of this total length
@@ -42,10 +47,12 @@ class SpeechLikeness:
     flatness: float
     modulation_db: float
     change: float
+    voiced: float = 1.0
 
     def to_json(self) -> dict:
         return {"speech_like": self.ok, "flatness": round(self.flatness, 3),
-                "modulation_db": round(self.modulation_db, 1), "spectral_change": round(self.change, 3)}
+                "modulation_db": round(self.modulation_db, 1), "spectral_change": round(self.change, 3),
+                "voiced": round(self.voiced, 3)}
 
 
 def _excerpts(samples: np.ndarray, speech: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -102,14 +109,37 @@ def speech_likeness(samples: np.ndarray, speech: np.ndarray | None = None) -> Sp
     act4 = active[::4]
     both = act4[1:] & act4[:-1]
     change = float(np.median(1 - cos[both])) if both.sum() >= 5 else 0.0
+    voiced = _voiced_share(x, active)
     if flat > MAX_FLATNESS:
         why = f"the sound is noise-like (spectral flatness {flat:.2f}, speech stays under {MAX_FLATNESS:.2f})"
-    elif mod < MIN_MODULATION_DB:
+    elif mod < MIN_MODULATION_DB and loud.sum() * HOP >= MIN_MODULATION_S * SAMPLE_RATE:
         why = (f"the sound is steady, without the rise and fall of syllables (loudness varies {mod:.0f} dB, "
                f"speech at least {MIN_MODULATION_DB:.0f} dB)")
     elif change < MIN_CHANGE:
         why = (f"the sound holds steady tones, like music or a signal tone (spectral change {change:.3f}, "
                f"speech at least {MIN_CHANGE:.3f})")
+    elif voiced < MIN_VOICED:
+        why = (f"the sound is hardly ever pitched like a voice ({100 * voiced:.0f} % voiced frames, speech at "
+               f"least {100 * MIN_VOICED:.0f} %)")
     else:
         why = ""
-    return SpeechLikeness(not why, why, flat, mod, change)
+    return SpeechLikeness(not why, why, flat, mod, change, voiced)
+
+
+def _voiced_share(x: np.ndarray, active: np.ndarray) -> float:
+    """Share of active 40 ms frames (every 20 ms) whose normalised autocorrelation peaks above
+    VOICED_PEAK at a 60-400 Hz pitch lag. active: (T,) bool per 10 ms hop."""
+    win, hop = 640, 320
+    n = max(0, (len(x) - win) // hop)
+    if n == 0:
+        return 1.0
+    idx = np.arange(win)[None, :] + hop * np.arange(n)[:, None]
+    frames = x[idx].astype(np.float32)
+    frames -= frames.mean(1, keepdims=True)
+    spec = np.fft.rfft(frames, 2 * win, axis=1)
+    ac = np.fft.irfft((spec * spec.conj()).real, axis=1)[:, :win]
+    lo, hi = SAMPLE_RATE // 400, SAMPLE_RATE // 60
+    peak = ac[:, lo:hi].max(1) / (ac[:, 0] + 1e-12)
+    act = active[::hop // HOP][:n]
+    act = np.pad(act, (0, n - len(act)))
+    return float((peak[act] > VOICED_PEAK).mean()) if act.sum() >= 5 else 1.0
