@@ -43,6 +43,9 @@ def n_video_frames(n_samples: int) -> int:
     return int(math.ceil(n_samples / AUDIO_SAMPLES_PER_FRAME))
 
 
+ENVELOPE_BLOCK_FRAMES = 1500  # 40 ms frames per STFT block (60 s)
+
+
 def speech_envelope(samples: np.ndarray | torch.Tensor) -> np.ndarray:
     """(N,) waveform -> (T25,) log energy in the 300-3000 Hz speech band per 40 ms frame.
 
@@ -54,11 +57,17 @@ def speech_envelope(samples: np.ndarray | torch.Tensor) -> np.ndarray:
         return np.zeros(0, np.float32)
     pad = t25 * AUDIO_SAMPLES_PER_FRAME - x.shape[0]
     x = torch.nn.functional.pad(x, (0, pad))
+    half = N_FFT // 2  # torch.stft(center=True) pads by reflection: done once, then blocks without centring
+    x = torch.nn.functional.pad(x[None, None], (half, half), mode="reflect")[0, 0]
     window = torch.hann_window(MEL_WIN)
-    spec = torch.stft(x, N_FFT, hop_length=MEL_HOP, win_length=MEL_WIN, window=window,
-                      center=True, return_complex=True).abs().pow(2)  # (F, T100+1)
     freqs = torch.fft.rfftfreq(N_FFT, 1.0 / SAMPLE_RATE)
     band = (freqs >= SPEECH_BAND_HZ[0]) & (freqs <= SPEECH_BAND_HZ[1])
-    energy = spec[band].sum(0)[: t25 * MEL_FRAMES_PER_VIDEO_FRAME]  # centred 10 ms frames
-    energy = energy.reshape(t25, MEL_FRAMES_PER_VIDEO_FRAME).mean(1)
+    parts = []
+    for a in range(0, t25, ENVELOPE_BLOCK_FRAMES):  # bounded memory on long calls (STFT of 60 s at a time)
+        b = min(t25, a + ENVELOPE_BLOCK_FRAMES)
+        seg = x[a * AUDIO_SAMPLES_PER_FRAME:b * AUDIO_SAMPLES_PER_FRAME + 2 * half]
+        spec = torch.stft(seg, N_FFT, hop_length=MEL_HOP, win_length=MEL_WIN, window=window,
+                          center=False, return_complex=True).abs().pow(2)  # (F, T100 + 1)
+        parts.append(spec[band].sum(0)[: (b - a) * MEL_FRAMES_PER_VIDEO_FRAME])  # centred 10 ms frames
+    energy = torch.cat(parts).reshape(t25, MEL_FRAMES_PER_VIDEO_FRAME).mean(1)
     return torch.log(energy + LOG_FLOOR).numpy().astype(np.float32)

@@ -36,14 +36,9 @@ def _silero():
 def _to_frames(per_sample: np.ndarray, n_samples: int) -> np.ndarray:
     """(N,) 0/1 per sample -> (T25,) bool: a frame is speech when half of it is."""
     t25 = n_video_frames(n_samples)
-    padded = np.zeros(t25 * AUDIO_SAMPLES_PER_FRAME, np.float32)
+    padded = np.zeros(t25 * AUDIO_SAMPLES_PER_FRAME, per_sample.dtype)
     padded[:n_samples] = per_sample[:n_samples]
-    return padded.reshape(t25, AUDIO_SAMPLES_PER_FRAME).mean(1) >= 0.5
-
-
-def _silero_probs(samples: np.ndarray) -> np.ndarray:
-    probs = _silero().audio_forward(samples, SAMPLE_RATE)  # one per 512-sample chunk
-    return np.repeat(probs, SILERO_CHUNK)
+    return padded.reshape(t25, AUDIO_SAMPLES_PER_FRAME).mean(1, dtype=np.float64) >= 0.5
 
 
 def _webrtc(samples: np.ndarray) -> np.ndarray:
@@ -52,7 +47,7 @@ def _webrtc(samples: np.ndarray) -> np.ndarray:
     vad = webrtcvad.Vad(WEBRTC_AGGRESSIVENESS)
     pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
     n = len(pcm) // WEBRTC_FRAME
-    out = np.zeros(len(pcm), np.float32)
+    out = np.zeros(len(pcm), np.uint8)  # 1 byte a sample: a 2 h call stays small
     for i in range(n):
         chunk = pcm[i * WEBRTC_FRAME:(i + 1) * WEBRTC_FRAME]
         out[i * WEBRTC_FRAME:(i + 1) * WEBRTC_FRAME] = vad.is_speech(chunk.tobytes(), SAMPLE_RATE)
@@ -74,7 +69,8 @@ def speech_activity(samples: np.ndarray, backend: VadBackend = VadBackend.silero
     if len(samples) == 0:
         return np.zeros(0, bool)
     if backend == VadBackend.silero:
-        per_sample = (_silero_probs(samples) >= SILERO_THRESHOLD).astype(np.float32)
+        probs = _silero().audio_forward(samples, SAMPLE_RATE)  # one per 512-sample chunk
+        per_sample = np.repeat((np.asarray(probs) >= SILERO_THRESHOLD).astype(np.uint8), SILERO_CHUNK)
     elif backend == VadBackend.webrtc:
         per_sample = _webrtc(samples)
     else:
