@@ -41,6 +41,23 @@ def _to_frames(per_sample: np.ndarray, n_samples: int) -> np.ndarray:
     return padded.reshape(t25, AUDIO_SAMPLES_PER_FRAME).mean(1, dtype=np.float64) >= 0.5
 
 
+def _chunks_to_frames(chunks: np.ndarray, chunk: int, n_samples: int) -> np.ndarray:
+    """(C,) bool per `chunk` samples -> (T25,) bool, a frame is speech when half of it is (the rule
+    of _to_frames, without a per-sample array: a 2 h file would need 115 MB for it)."""
+    t25 = n_video_frames(n_samples)
+    ends = np.minimum(np.arange(1, t25 + 1) * AUDIO_SAMPLES_PER_FRAME, n_samples)
+    bounds = np.concatenate([[0], ends])
+    csum = np.concatenate([[0], np.cumsum(chunks, dtype=np.int64)])
+
+    def speech_before(n: np.ndarray) -> np.ndarray:  # speech samples in [0, n)
+        full = np.minimum(n // chunk, len(chunks))
+        part = np.where(full < len(chunks), n - full * chunk, 0)
+        return csum[full] * chunk + chunks[np.minimum(full, len(chunks) - 1)] * part
+
+    inside = speech_before(bounds[1:]) - speech_before(bounds[:-1])
+    return inside / AUDIO_SAMPLES_PER_FRAME >= 0.5
+
+
 def _webrtc(samples: np.ndarray) -> np.ndarray:
     import webrtcvad
 
@@ -70,7 +87,7 @@ def speech_activity(samples: np.ndarray, backend: VadBackend = VadBackend.silero
         return np.zeros(0, bool)
     if backend == VadBackend.silero:
         probs = _silero().audio_forward(samples, SAMPLE_RATE)  # one per 512-sample chunk
-        per_sample = np.repeat((np.asarray(probs) >= SILERO_THRESHOLD).astype(np.uint8), SILERO_CHUNK)
+        return _chunks_to_frames(np.asarray(probs).reshape(-1) >= SILERO_THRESHOLD, SILERO_CHUNK, len(samples))
     elif backend == VadBackend.webrtc:
         per_sample = _webrtc(samples)
     else:
