@@ -46,6 +46,7 @@ FIRST_FRAME_PACKETS = 64  # packets fed to a decoder in probe to find a stream's
 CLAIM_TOLERANCE_S = 1.0  # s: a header duration this far from the real extent earns a warning
 AUDIO_SLACK_S = 1.0  # s: audio decoded past its last packet's end is kept up to this (missing packet durations)
 MIN_GAP_FOR_SEEK_S = 2.0
+CLEAN_BLOCK = 1 << 20  # samples cleaned of NaN and clipped per step
 MAX_PRIMING_S = 0.1  # s: audio this little ahead of the first frame starts with the frame (decoder priming)
 MAX_AUDIO_LEAD_S = 10.0  # s: audio starting later than this after the video starts the timeline itself  # s: video this far before the timeline start is skipped by seeking
 
@@ -476,8 +477,10 @@ def load_audio(path: str | os.PathLike, info: MediaInfo | None = None,
     if w:
         warnings.append(w)
     samples = out[:max(0, min(pos, cap))]
-    np.nan_to_num(samples, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-    np.clip(samples, -1.0, 1.0, out=samples)
+    for k in range(0, len(samples), CLEAN_BLOCK):  # in blocks: whole-array temporaries double a long call's memory
+        block = samples[k:k + CLEAN_BLOCK]
+        np.nan_to_num(block, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        np.clip(block, -1.0, 1.0, out=block)
     return AudioClip(np.ascontiguousarray(samples), warnings=warnings)
 
 
