@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio.embedding import EMBED_DIM, ENCODER_NAME, embed, speech_only
+from .audio.speechlike import speech_likeness
 from .audio.vad import VadBackend, speech_activity
 from .io import AudioClip
 
@@ -94,17 +95,23 @@ def enroll(name: str, clips: list[AudioClip], device: str = "cpu", overwrite: bo
     if not overwrite and (ready_to_enroll(name) / f"{name}{VOICE_SUFFIX}").exists():
         raise VoiceError(f"voice {name!r} already exists")
     ready_to_enroll(name)
-    embs, weights = [], []
-    for clip in clips:
-        sp = speech_only(clip.samples, speech_activity(clip.samples, VadBackend.webrtc))
+    embs, weights, rejected = [], [], []
+    for i, clip in enumerate(clips):
+        mask = speech_activity(clip.samples, VadBackend.webrtc)
+        like = speech_likeness(clip.samples, mask)
+        if not like.ok and mask.any():  # a tone or noise the VAD took for speech
+            rejected.append(f"recording {i + 1}: {like.reason}")
+            continue
+        sp = speech_only(clip.samples, mask)
         dur = len(sp) / clip.sample_rate
         if dur >= MIN_CLIP_SPEECH_S:
             embs.append(embed(sp, device))
             weights.append(dur)
     total = float(sum(weights))
     if total < MIN_ENROLL_SPEECH_S:
+        why = f"; not speech: {'; '.join(rejected)}" if rejected else ""
         raise VoiceError(f"not enough speech to enroll {name!r}: {total:.1f} s found, "
-                         f"need at least {MIN_ENROLL_SPEECH_S:.0f} s (add longer or more recordings)")
+                         f"need at least {MIN_ENROLL_SPEECH_S:.0f} s (add longer or more recordings){why}")
     mean = np.average(np.stack(embs), axis=0, weights=weights).astype(np.float32)
     profile = VoiceProfile(name, mean / np.linalg.norm(mean), total, len(embs), ENCODER_NAME,
                            _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))

@@ -255,7 +255,7 @@ def test_sync_model_batched_across_clips_matches_one_by_one(talking, tmp_path, d
     paths = [synth.write_av(tmp_path / "a.mp4", frames, samples),
              synth.write_av(tmp_path / "b.mp4", frames[:40], samples[:40 * 640]),  # 1.6 s: shorter windows
              synth.write_av(tmp_path / "c.mp4", frames, synth.delay_audio(samples, 0.3)),
-             synth.write_av(tmp_path / "d.wav", None, samples)]  # audio only: no lip_sync model call
+             synth.write_av(tmp_path / "d.wav", None, samples, audio_codec="pcm_s16le")]  # audio only: no lip_sync
     feats = [extract(p) for p in paths]
     calls = []
     real = learned_sync.score_learned_sync_many

@@ -95,3 +95,47 @@ def test_bad_inputs(tmp_path, in_sync_mp4):
 def test_timeline_length_matches_duration(in_sync_mp4):
     info = io.probe(in_sync_mp4)
     assert info.n_frames == math.ceil(info.duration_s * VIDEO_FPS - 1e-6)
+
+
+def test_containers_share_the_timeline(in_sync_mp4, tmp_path):
+    """MPEG-TS, FLV and Matroska keep AAC priming and start offsets that MP4 trims: the timeline
+    is the same in all (audio to the sample, video slots identical)."""
+    import av
+
+    ref = io.load_audio(in_sync_mp4).samples
+    ref_frames = dict(io.iter_video_frames(in_sync_mp4))
+    for ext, fmt in (("ts", "mpegts"), ("flv", "flv"), ("mkv", "matroska")):
+        dst = tmp_path / f"copy.{ext}"
+        with av.open(str(in_sync_mp4)) as i, av.open(str(dst), "w", format=fmt) as o:
+            out = {s.index: o.add_stream_from_template(s) for s in i.streams}
+            for pkt in i.demux():
+                if pkt.dts is not None:
+                    pkt.stream = out[pkt.stream.index]
+                    o.mux(pkt)
+        got = io.load_audio(dst).samples
+        n = min(len(got), len(ref)) - 2000
+        assert np.abs(got[:n] - ref[:n]).max() < 1e-3, ext
+        frames = dict(io.iter_video_frames(dst))
+        assert sorted(frames) == sorted(ref_frames), ext
+        assert np.abs(frames[40].astype(int) - ref_frames[40]).mean() < 2, ext
+
+
+def test_forged_rate_is_rejected_fast(tmp_path):
+    import struct
+    import time
+
+    pcm = np.zeros(16000, "<i2").tobytes()  # 32 KB of samples whose header says 1 Hz
+    hdr = b"RIFF" + struct.pack("<I", 36 + len(pcm)) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 1, 2, 2, 16) \
+        + b"data" + struct.pack("<I", len(pcm))
+    (tmp_path / "1hz.wav").write_bytes(hdr + pcm)
+    t = time.monotonic()
+    _expect_error(tmp_path / "1hz.wav", "sample rate 1 Hz")
+    assert time.monotonic() - t < 1.0
+
+
+def test_last_frame_is_not_repeated_to_the_audio_end(tmp_path, talking):
+    frames, samples = talking
+    path = synth.write_av(tmp_path / "short_video.mp4", frames[:25], samples)  # 1 s of video, 6 s of audio
+    info = io.probe(path)
+    assert info.overlap_s == pytest.approx(1.0, abs=0.05)
+    assert [k for k, _ in io.iter_video_frames(path, info)] == list(range(25))

@@ -43,6 +43,9 @@ def n_video_frames(n_samples: int) -> int:
     return int(math.ceil(n_samples / AUDIO_SAMPLES_PER_FRAME))
 
 
+ENVELOPE_BLOCK_FRAMES = 1500  # 40 ms frames per STFT block (60 s)
+
+
 def speech_envelope(samples: np.ndarray | torch.Tensor) -> np.ndarray:
     """(N,) waveform -> (T25,) log energy in the 300-3000 Hz speech band per 40 ms frame.
 
@@ -52,13 +55,22 @@ def speech_envelope(samples: np.ndarray | torch.Tensor) -> np.ndarray:
     t25 = n_video_frames(x.shape[0])
     if t25 == 0:
         return np.zeros(0, np.float32)
-    pad = t25 * AUDIO_SAMPLES_PER_FRAME - x.shape[0]
-    x = torch.nn.functional.pad(x, (0, pad))
+    total = t25 * AUDIO_SAMPLES_PER_FRAME  # the signal is zero-padded to whole frames
+    half = N_FFT // 2  # torch.stft(center=True) pads by reflection; blocks rebuild that at the two ends
     window = torch.hann_window(MEL_WIN)
-    spec = torch.stft(x, N_FFT, hop_length=MEL_HOP, win_length=MEL_WIN, window=window,
-                      center=True, return_complex=True).abs().pow(2)  # (F, T100+1)
     freqs = torch.fft.rfftfreq(N_FFT, 1.0 / SAMPLE_RATE)
     band = (freqs >= SPEECH_BAND_HZ[0]) & (freqs <= SPEECH_BAND_HZ[1])
-    energy = spec[band].sum(0)[: t25 * MEL_FRAMES_PER_VIDEO_FRAME]  # centred 10 ms frames
-    energy = energy.reshape(t25, MEL_FRAMES_PER_VIDEO_FRAME).mean(1)
+    parts = []
+    for a in range(0, t25, ENVELOPE_BLOCK_FRAMES):  # bounded memory on long calls (STFT of 60 s at a time)
+        b = min(t25, a + ENVELOPE_BLOCK_FRAMES)
+        lo, hi = a * AUDIO_SAMPLES_PER_FRAME - half, b * AUDIO_SAMPLES_PER_FRAME + half
+        seg = x[max(0, lo):min(hi, x.shape[0])]
+        seg = torch.nn.functional.pad(seg, (0, min(hi, total) - max(lo, 0) - seg.shape[0]))  # the zero tail
+        left, right = max(0, -lo), max(0, hi - total)
+        if left or right:  # reflection at the signal's ends, as torch.stft(center=True) does
+            seg = torch.nn.functional.pad(seg[None, None], (left, right), mode="reflect")[0, 0]
+        spec = torch.stft(seg, N_FFT, hop_length=MEL_HOP, win_length=MEL_WIN, window=window,
+                          center=False, return_complex=True).abs().pow(2)  # (F, T100 + 1)
+        parts.append(spec[band].sum(0)[: (b - a) * MEL_FRAMES_PER_VIDEO_FRAME])  # centred 10 ms frames
+    energy = torch.cat(parts).reshape(t25, MEL_FRAMES_PER_VIDEO_FRAME).mean(1)
     return torch.log(energy + LOG_FLOOR).numpy().astype(np.float32)

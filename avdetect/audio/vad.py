@@ -36,14 +36,26 @@ def _silero():
 def _to_frames(per_sample: np.ndarray, n_samples: int) -> np.ndarray:
     """(N,) 0/1 per sample -> (T25,) bool: a frame is speech when half of it is."""
     t25 = n_video_frames(n_samples)
-    padded = np.zeros(t25 * AUDIO_SAMPLES_PER_FRAME, np.float32)
+    padded = np.zeros(t25 * AUDIO_SAMPLES_PER_FRAME, per_sample.dtype)
     padded[:n_samples] = per_sample[:n_samples]
-    return padded.reshape(t25, AUDIO_SAMPLES_PER_FRAME).mean(1) >= 0.5
+    return padded.reshape(t25, AUDIO_SAMPLES_PER_FRAME).mean(1, dtype=np.float64) >= 0.5
 
 
-def _silero_probs(samples: np.ndarray) -> np.ndarray:
-    probs = _silero().audio_forward(samples, SAMPLE_RATE)  # one per 512-sample chunk
-    return np.repeat(probs, SILERO_CHUNK)
+def _chunks_to_frames(chunks: np.ndarray, chunk: int, n_samples: int) -> np.ndarray:
+    """(C,) bool per `chunk` samples -> (T25,) bool, a frame is speech when half of it is (the rule
+    of _to_frames, without a per-sample array: a 2 h file would need 115 MB for it)."""
+    t25 = n_video_frames(n_samples)
+    ends = np.minimum(np.arange(1, t25 + 1) * AUDIO_SAMPLES_PER_FRAME, n_samples)
+    bounds = np.concatenate([[0], ends])
+    csum = np.concatenate([[0], np.cumsum(chunks, dtype=np.int64)])
+
+    def speech_before(n: np.ndarray) -> np.ndarray:  # speech samples in [0, n)
+        full = np.minimum(n // chunk, len(chunks))
+        part = np.where(full < len(chunks), n - full * chunk, 0)
+        return csum[full] * chunk + chunks[np.minimum(full, len(chunks) - 1)] * part
+
+    inside = speech_before(bounds[1:]) - speech_before(bounds[:-1])
+    return inside / AUDIO_SAMPLES_PER_FRAME >= 0.5
 
 
 def _webrtc(samples: np.ndarray) -> np.ndarray:
@@ -52,7 +64,7 @@ def _webrtc(samples: np.ndarray) -> np.ndarray:
     vad = webrtcvad.Vad(WEBRTC_AGGRESSIVENESS)
     pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
     n = len(pcm) // WEBRTC_FRAME
-    out = np.zeros(len(pcm), np.float32)
+    out = np.zeros(len(pcm), np.uint8)  # 1 byte a sample: a 2 h call stays small
     for i in range(n):
         chunk = pcm[i * WEBRTC_FRAME:(i + 1) * WEBRTC_FRAME]
         out[i * WEBRTC_FRAME:(i + 1) * WEBRTC_FRAME] = vad.is_speech(chunk.tobytes(), SAMPLE_RATE)
@@ -74,7 +86,8 @@ def speech_activity(samples: np.ndarray, backend: VadBackend = VadBackend.silero
     if len(samples) == 0:
         return np.zeros(0, bool)
     if backend == VadBackend.silero:
-        per_sample = (_silero_probs(samples) >= SILERO_THRESHOLD).astype(np.float32)
+        probs = _silero().audio_forward(samples, SAMPLE_RATE)  # one per 512-sample chunk
+        return _chunks_to_frames(np.asarray(probs).reshape(-1) >= SILERO_THRESHOLD, SILERO_CHUNK, len(samples))
     elif backend == VadBackend.webrtc:
         per_sample = _webrtc(samples)
     else:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..constants import SYNC_CLIP_MIN_SPEECH_FACE_COVERAGE, SYNC_WINDOW_FRAMES, VIDEO_FPS
+from ..audio.speechlike import SpeechLikeness
+from ..constants import MIN_LIPSYNC_FPS, SYNC_CLIP_MIN_SPEECH_FACE_COVERAGE, SYNC_WINDOW_FRAMES, VIDEO_FPS
 from ..fusion import FAKE_THRESHOLD, SUSPICIOUS_THRESHOLD
 from ..visual.landmarks import MouthTrack
 from . import learned_sync
@@ -78,20 +79,42 @@ def _reasons(score: float, offset_ms: float, segments: list[Segment], duration_s
     return out
 
 
+MIN_OVERLAP_S = 0.8  # s: audio and video must overlap for at least one sync window (MIN_WINDOW_FRAMES)
+
+
 def applicability(face_mask: np.ndarray | None, envelope: np.ndarray | None, speech: np.ndarray | None,
-                  has_video: bool, has_audio: bool) -> CheckResult | None:
-    """A not_applicable result when no lip-sync method can judge, else None."""
+                  has_video: bool, has_audio: bool, *, video_fps: float | None = None,
+                  overlap_s: float | None = None, speech_like: "SpeechLikeness | None" = None) -> CheckResult | None:
+    """A not_applicable result naming the failed condition when no lip-sync method can judge, else None.
+
+    Conditions, in order: video and audio present; video at >= MIN_LIPSYNC_FPS (measured);
+    >= MIN_OVERLAP_S of overlap; speech that is speech (not a tone, noise or music); a tracked
+    face during >= SYNC_CLIP_MIN_SPEECH_FACE_COVERAGE of all the speech (speech outside the
+    video counts as uncovered: 1 s of video over 8 s of talk is not judged).
+    """
     if not has_video:
         return CheckResult.not_applicable("audio-only input: no picture to compare the lips with")
     if not has_audio or envelope is None or speech is None:
         return CheckResult.not_applicable("video has no audio track")
+    if video_fps is not None and video_fps < MIN_LIPSYNC_FPS:
+        return CheckResult.not_applicable(f"the video has {video_fps:.1f} frames per second; lip sync needs at "
+                                          f"least {MIN_LIPSYNC_FPS:.0f}")
+    if overlap_s is not None and overlap_s < MIN_OVERLAP_S:
+        return CheckResult.not_applicable(f"audio and video overlap for only {overlap_s:.1f} s; lip sync needs "
+                                          f"{MIN_OVERLAP_S:.1f} s")
+    if not speech.any():
+        return CheckResult.not_applicable("no speech detected")
+    if speech_like is not None and not speech_like.ok:
+        return CheckResult.not_applicable(f"no speech: {speech_like.reason}")
     if face_mask is None or not face_mask.any():
         return CheckResult.not_applicable("no face found in the video")
     n = min(len(face_mask), len(speech))
-    if not speech[:n].any():
-        return CheckResult.not_applicable("no speech detected")
-    if face_mask[:n][speech[:n]].mean() < SYNC_CLIP_MIN_SPEECH_FACE_COVERAGE:
-        return CheckResult.not_applicable("no face visible while someone speaks")
+    covered = float(face_mask[:n][speech[:n]].sum()) / max(1, int(speech.sum()))
+    if covered < SYNC_CLIP_MIN_SPEECH_FACE_COVERAGE:
+        return CheckResult.not_applicable(
+            f"a face is tracked during only {100 * covered:.0f} % of the speech (needs "
+            f"{100 * SYNC_CLIP_MIN_SPEECH_FACE_COVERAGE:.0f} %; the video covers {n / VIDEO_FPS:.1f} s of "
+            f"{len(speech) / VIDEO_FPS:.1f} s of audio)")
     return None
 
 
@@ -230,7 +253,9 @@ class LipSyncCheck:
     def applicable(self, feats: ClipFeatures, ctx: ScanContext) -> CheckResult | None:
         m = feats.mouth
         return applicability(m.mask if m is not None else None, feats.envelope, feats.speech,
-                             feats.info.has_video, feats.audio is not None)
+                             feats.info.has_video, feats.audio is not None, video_fps=feats.info.video_fps,
+                             overlap_s=feats.info.overlap_s if feats.audio is not None else None,
+                             speech_like=feats.speech_like)
 
     def run(self, feats: list[ClipFeatures], ctx: ScanContext) -> list[CheckResult]:
         """The sync model sees the windows of all clips together; then each clip's policy."""

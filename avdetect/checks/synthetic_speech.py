@@ -105,10 +105,15 @@ def _speech_fraction(speech: np.ndarray, start: int, length: int) -> float:
 
 
 def audio_applicability(feats: ClipFeatures, **fields) -> CheckResult | None:
-    """not_applicable when the clip has no audio to judge (fields: extra fields of that result)."""
+    """not_applicable (naming the failed condition) when the clip has no speech to judge: no audio,
+    an empty track, or sound the VAD took for speech that is a tone, noise or music
+    (fields: extra fields of that result)."""
     if feats.audio is None or len(feats.audio.samples) == 0 or feats.speech is None:
         why = "no audio track" if feats.audio is None else "audio track is empty"
         return CheckResult.not_applicable(why, **fields)
+    like = feats.speech_like
+    if like is not None and not like.ok and feats.speech.any():
+        return CheckResult.not_applicable(f"no speech: {like.reason}", **fields)
     return None
 
 
@@ -123,7 +128,7 @@ class SyntheticSpeechCheck:
     csv_fields = ("score",)
     detail_fields = ()
     timeline = True
-    suspicious_at = REPORT_THRESHOLD  # the shipped model's calibrated threshold (an instance may differ)
+    suspicious_at = spoof_model.SpoofConfig.threshold  # the config default; an instance takes its model's
     # models/MODEL_CARD_spoof.md: EER 26-34 % on generators it never saw, ~49 % (chance) on the
     # real-world clones of /shared/data/fake-speech/clones
     reliability = Reliability.limited

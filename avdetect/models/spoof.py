@@ -50,14 +50,30 @@ def feature_dim(kind: str) -> int:
     return N_MELS if Features(kind) == Features.logmel else LOGSPEC_BINS
 
 
+LOGSPEC_BLOCK_FRAMES = 6000  # 10 ms frames per STFT block (60 s)
+
+
 def log_spec(samples: np.ndarray | torch.Tensor) -> torch.Tensor:
     """(N,) 16 kHz -> (T, 128) log power in linear 62.5 Hz bands, T = N // 160 + 1 (100 frames/s)."""
     x = torch.as_tensor(samples, dtype=torch.float32)
     assert x.ndim == 1, x.shape
-    spec = torch.stft(x, N_FFT, hop_length=MEL_HOP, win_length=MEL_WIN, window=torch.hann_window(MEL_WIN),
-                      center=True, return_complex=True).abs().pow(2)  # (257, T)
-    bands = spec[1:].reshape(LOGSPEC_BINS, (N_FFT // 2) // LOGSPEC_BINS, -1).mean(1)  # (128, T)
-    out = torch.log(bands + LOG_FLOOR).T.contiguous()
+    t = x.shape[0] // MEL_HOP + 1
+    half = N_FFT // 2  # stft(center=True) pads by reflection: done once, then blocks without centring
+    xp = torch.nn.functional.pad(x[None, None], (half, half), mode="reflect")[0, 0] if x.shape[0] > half else x
+    window = torch.hann_window(MEL_WIN)
+    parts = []
+    for a in range(0, t, LOGSPEC_BLOCK_FRAMES):  # bounded memory on long calls
+        b = min(t, a + LOGSPEC_BLOCK_FRAMES)
+        if xp is x:  # shorter than half a window: torch's own padding
+            spec = torch.stft(x, N_FFT, hop_length=MEL_HOP, win_length=MEL_WIN, window=window, center=True,
+                              return_complex=True).abs().pow(2)
+        else:
+            seg = xp[a * MEL_HOP:(b - 1) * MEL_HOP + N_FFT]
+            spec = torch.stft(seg, N_FFT, hop_length=MEL_HOP, win_length=MEL_WIN, window=window, center=False,
+                              return_complex=True).abs().pow(2)  # (257, b - a)
+        bands = spec[1:].reshape(LOGSPEC_BINS, (N_FFT // 2) // LOGSPEC_BINS, -1).mean(1)  # (128, b - a)
+        parts.append(torch.log(bands + LOG_FLOOR).T)
+    out = torch.cat(parts).contiguous()
     assert out.shape == (x.shape[0] // MEL_HOP + 1, LOGSPEC_BINS), out.shape
     return out
 
