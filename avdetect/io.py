@@ -479,7 +479,8 @@ def load_audio(path: str | os.PathLike, info: MediaInfo | None = None,
     samples = out[:max(0, min(pos, cap))]
     for k in range(0, len(samples), CLEAN_BLOCK):  # in blocks: whole-array temporaries double a long call's memory
         block = samples[k:k + CLEAN_BLOCK]
-        np.nan_to_num(block, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        if not np.isfinite(block).all():
+            raise MediaError(f"{info.path}: the audio has NaN or infinite samples")
         np.clip(block, -1.0, 1.0, out=block)
     return AudioClip(np.ascontiguousarray(samples), warnings=warnings)
 
@@ -709,9 +710,8 @@ def _stream_line(s: av.stream.Stream) -> str:
             parts.append(f"{float(s.average_rate):.3g} fps")
     elif s.type == "audio" and cc is not None and cc.sample_rate:
         parts.append(f"{cc.sample_rate} Hz, {cc.channels} channel{'s' if cc.channels != 1 else ''}")
-    d = _stream_duration(s)
-    if d is not None:
-        parts.append(f"{d:.2f} s")
+    if s.duration and s.time_base:  # what the header claims (the scan measures what decodes)
+        parts.append(f"{float(s.duration * s.time_base):.2f} s")
     return " ".join(parts[:1]) + (" " + ", ".join(parts[1:]) if len(parts) > 1 else "")
 
 

@@ -140,7 +140,8 @@ def test_every_script_imports():
     code = ("import importlib.util, pathlib, sys\nbad = []\n"
             "for f in sorted(pathlib.Path('scripts').glob('*.py')):\n"
             "    spec = importlib.util.spec_from_file_location(f.stem, f)\n"
-            "    try:\n        spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+            "    sys.modules[f.stem] = mod = importlib.util.module_from_spec(spec)\n"  # dataclasses look it up
+            "    try:\n        spec.loader.exec_module(mod)\n"
             "    except Exception as e:\n        bad.append(f'{f}: {type(e).__name__}: {e}')\n"
             "print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
