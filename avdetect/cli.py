@@ -14,6 +14,7 @@ from . import __version__
 from .checks.base import LipSyncMethod
 from .cli_eval import register as register_eval_command
 from .cli_options import CLAIMED_HELP, DEVICE_HELP, LIP_SYNC_HELP, detector_or_exit, fail, settings_or_exit
+from .cli_serve import register as register_serve_commands
 from .cli_train import register as register_train_commands
 from .cli_voice import register as register_voice_commands
 
@@ -140,6 +141,7 @@ def demo(
 register_voice_commands(app)
 register_eval_command(app)
 register_train_commands(app)
+register_serve_commands(app)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m avdetect`
