@@ -281,3 +281,26 @@ def test_kill_mid_job_keeps_finished_reports_and_fails_the_lost_job(media, tmp_p
         assert not list((tmp_path / "service" / "uploads").iterdir())  # removed at restart
     finally:
         server.stop()
+
+
+def test_websocket_stream_screens_raw_pcm(server):
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    ws_url = f"ws://127.0.0.1:{server.port}/v1/stream"
+    with pytest.raises(InvalidStatus):
+        with connect(ws_url):
+            pass  # no API key: the handshake is refused
+    voice, _ = synth.synthetic_speech(6.0, seed=5)
+    pcm = (np.clip(voice, -1, 1) * 32767).astype("<i2").tobytes()
+    events = []
+    with connect(ws_url, additional_headers=AUTH, open_timeout=60) as ws:
+        for i in range(0, len(pcm), 3333):  # odd sizes: a sample may straddle two messages
+            ws.send(pcm[i:i + 3333])
+        ws.send("end")
+        for msg in ws:
+            events.append(json.loads(msg))
+    assert [e["t_s"] for e in events if e["event"] == "window"] == [2.0, 4.0, 6.0]
+    assert events[-1]["event"] == "end" and events[-1]["t_s"] == 6.0
+    with connect(ws_url + "?claimed=nobody", additional_headers=AUTH) as ws:
+        assert "no enrolled voice named 'nobody'" in json.loads(ws.recv())["error"]
