@@ -12,6 +12,7 @@ it (the lower of the two counts), so one odd window does not flag a call, and a 
 starts at t is confirmed by about t + 3-4 s (two windows holding >= 2 s of it).
 
 Events (dicts; `avdetect listen` prints them as JSON lines):
+  {"event": "start", "claimed", "step_s", "window_s"}  once the models are loaded, before any audio
   {"event": "window", "t_s", "window_start_s", "speech_s", "synthetic_speech", ["similarity",
    "match", "speaker_score"], "score", "verdict", "running_verdict", "running_score", "lag_s"}
       every STEP_S (2 s) of audio
@@ -102,6 +103,11 @@ class CallScreen:
                 events += self.judge_hop(arrived)
         return events
 
+    def start(self) -> dict[str, Any]:
+        """The first event: models loaded, ready for audio."""
+        return {"event": "start", "claimed": self.claimed, "step_s": self.hop * self.hops_per_step / SAMPLE_RATE,
+                "window_s": self.window / SAMPLE_RATE}
+
     def finish(self) -> dict[str, Any]:
         """The end event (the audio after the last whole hop is not judged)."""
         return {"event": "end", "t_s": round(self.received / SAMPLE_RATE, 2), "verdict": self.running.value,
@@ -171,6 +177,7 @@ class CallScreen:
 def screen(detector, chunks: Iterable[np.ndarray], claimed: str | None = None, **kw) -> Iterator[dict[str, Any]]:
     """(N,) float32 16 kHz chunks as they arrive -> events, ending with the end event."""
     cs = CallScreen(detector, claimed, **kw)
+    yield cs.start()
     for chunk in chunks:
         yield from cs.feed(chunk)
     yield cs.finish()

@@ -45,6 +45,15 @@ class FollowFile(_bytes_io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return True  # within what is already written (an mp4 with its index at the end, once complete)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self.f.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.f.tell()
+
     def readinto(self, buf) -> int:
         waited = 0.0
         while True:

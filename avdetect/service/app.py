@@ -14,10 +14,8 @@ Every error is {"error": "one line"} with a documented status; never a traceback
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
-import math
 import re
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -35,6 +33,8 @@ from ..checks.base import Settings
 from ..io import MediaError, MediaInfo, load_audio, probe
 from .jobs import QueueFull, ScanTask, WorkerPool
 from .store import JobStore
+from .access import check_key
+from .stream import serve_stream
 from .uploads import ApiError, check_content_length, receive_multipart
 
 log = logging.getLogger("avdetect.service")
@@ -42,7 +42,6 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 JOB_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 MAX_JSON_BYTES = 64 * 1024  # a JSON scan request
 MAX_VOICE_FILES = 20  # recordings per enrolment request
-DEFAULT_JOB_S = 5.0  # s: the Retry-After estimate before any job has finished
 SCAN_BODY = {"requestBody": {"required": True, "content": {
     "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
         "file": {"type": "string", "format": "binary"},
@@ -116,7 +115,7 @@ def create_app(cfg: ServiceConfig) -> FastAPI:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype == "application/json":
             body = await read_json(request)
-            path, name, temporary = resolve_under_root(cfg.root, body.get("path")), None, False
+            path, name, temporary = resolve_under_root(cfg.root, body["path"]), body["path"], False
             claimed = body.get("claimed", claimed)
         else:
             up = await receive_multipart(request, request.app.state.uploads, cfg.max_upload_bytes)
@@ -131,9 +130,9 @@ def create_app(cfg: ServiceConfig) -> FastAPI:
             await run_in_threadpool(validate_claim, claimed)
             info = await run_in_threadpool(probe_media, path, name)
             check_duration(info, name, cfg.max_duration_s)
-            job_id = request.app.state.store.create(name or str(path), claimed or None)
+            job_id = request.app.state.store.create(name, claimed or None)
             try:
-                pool.submit(ScanTask(job_id, path, name or str(path), claimed or None, temporary))
+                pool.submit(ScanTask(job_id, path, name, claimed or None, temporary))
             except QueueFull:
                 request.app.state.store.delete(job_id)
                 raise queue_full(pool) from None
@@ -191,35 +190,15 @@ def create_app(cfg: ServiceConfig) -> FastAPI:
 
     @app.websocket("/v1/stream")
     async def stream(ws: WebSocket, claimed: str | None = None) -> None:
-        from .stream import serve_stream
-
         await serve_stream(ws, cfg, claimed)
 
     return app
 
 
-def check_key(api_key: str | None, headers) -> None:
-    """401 unless the request carries the key (X-API-Key or Authorization: Bearer); constant time."""
-    if api_key is None:
-        return
-    given = headers.get("x-api-key") or ""
-    auth = headers.get("authorization") or ""
-    if not given and auth.lower().startswith("bearer "):
-        given = auth[7:].strip()
-    if not hmac.compare_digest(given.encode("utf-8"), api_key.encode("utf-8")):
-        raise ApiError(401, "missing or wrong API key (send X-API-Key or Authorization: Bearer)",
-                       {"WWW-Authenticate": "Bearer"})
-
-
 def queue_full(pool: WorkerPool) -> ApiError:
-    retry = retry_after_s(pool)
+    retry = pool.retry_after_s()
     return ApiError(429, f"the queue is full ({pool.queue.maxsize} jobs waiting); retry in {retry} s",
                     {"Retry-After": str(retry)})
-
-
-def retry_after_s(pool: WorkerPool) -> int:
-    """Seconds until a queue slot is likely free: one job time per worker's share of the queue."""
-    return max(1, math.ceil(DEFAULT_JOB_S * (pool.queue.qsize() + 1) / pool.workers / pool.queue.maxsize))
 
 
 async def read_json(request: Request) -> dict[str, Any]:

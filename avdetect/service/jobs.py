@@ -9,10 +9,12 @@ app answers 429 with Retry-After. A job's uploaded file is removed when the job 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -22,6 +24,8 @@ from ..detector import Detector, failure_message
 from .store import JobStore
 
 log = logging.getLogger("avdetect.service")
+DEFAULT_JOB_S = 5.0  # s: the job time assumed before any job has finished
+JOB_TIME_SMOOTHING = 0.2  # weight of the newest job in the running mean of job times
 HTML_LOCK = threading.Lock()  # matplotlib's pyplot (the HTML timeline) is not thread-safe
 
 
@@ -51,6 +55,7 @@ class WorkerPool:
         self.threads = [threading.Thread(target=self._work, args=(d,), name=f"scan-worker-{i}", daemon=True)
                         for i, d in enumerate(self.detectors)]
         self.busy = 0
+        self.mean_job_s = DEFAULT_JOB_S  # running mean of job durations (Retry-After estimate)
         self._busy_lock = threading.Lock()
         for t in self.threads:
             t.start()
@@ -66,6 +71,10 @@ class WorkerPool:
         except queue.Full:
             raise QueueFull from None
 
+    def retry_after_s(self) -> int:
+        """Seconds until a queue slot likely frees: one mean job time shared by the workers."""
+        return max(1, math.ceil(self.mean_job_s / self.workers))
+
     def stop(self) -> None:
         for _ in self.threads:
             try:
@@ -80,11 +89,13 @@ class WorkerPool:
                 return
             with self._busy_lock:
                 self.busy += 1
+            t0 = time.monotonic()
             try:
                 self._run(detector, task)
             finally:
                 with self._busy_lock:
                     self.busy -= 1
+                    self.mean_job_s += JOB_TIME_SMOOTHING * (time.monotonic() - t0 - self.mean_job_s)
                 if task.temporary:
                     task.path.unlink(missing_ok=True)
 

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import voices
 from ..listen import CallScreen
+from .access import check_key
 from .uploads import ApiError
 
 POLICY_VIOLATION = 1008  # WebSocket close code
@@ -37,8 +38,6 @@ async def stream_detector(app, settings):
 
 
 async def serve_stream(ws: WebSocket, cfg, claimed: str | None) -> None:
-    from .app import check_key
-
     try:
         check_key(cfg.api_key, ws.headers)
     except ApiError as e:
