@@ -115,8 +115,8 @@ class CallScreen:
 
     def judge_hop(self, arrived: float) -> list[dict[str, Any]]:
         j = self.judge(self.buf, self.received / SAMPLE_RATE)
-        confirmed = j.score if self.previous is None or self.previous.score is None or j.score is None \
-            else min(j.score, self.previous.score)
+        prev = self.previous
+        confirmed = None if prev is None or prev.score is None or j.score is None else min(j.score, prev.score)
         self.previous = j
         events = []
         if confirmed is not None and (self.running == Verdict.not_applicable or confirmed > self.running_score):
