@@ -16,6 +16,7 @@ from .cli_eval import register as register_eval_command
 from .cli_help import FlagGroup
 from .cli_options import (CLAIMED_HELP, DEVICE_HELP, LIP_SYNC_HELP, detector_or_exit, fail, max_duration_or_exit,
                           output_dir_or_exit, output_file_or_exit, settings_or_exit)
+from .cli_serve import register as register_serve_commands
 from .cli_train import register as register_train_commands
 from .cli_voice import register as register_voice_commands
 
@@ -176,6 +177,7 @@ def demo(
 register_voice_commands(app)
 register_eval_command(app)
 register_train_commands(app)
+register_serve_commands(app)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m avdetect`

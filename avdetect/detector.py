@@ -164,6 +164,12 @@ class Detector:
             yield from self.reports([(n, self.features_or_error(n, max_duration_s=max_duration_s)) for n in chunk],
                                     claimed)
 
+    def stream(self, source: str, claimed: str | None = None, **kw) -> Iterator[dict]:
+        """Screen a live call (`-`, a URL, a growing file): events as avdetect.listen.stream gives them."""
+        from .listen import stream
+
+        return stream(self, source, claimed, **kw)
+
 
 def settings_for(device: Device | str = Device.auto, lip_sync: LipSyncMethod | str = LipSyncMethod.learned,
                  model_dir: str | os.PathLike | None = None, vad: VadBackend | str | None = None) -> Settings:

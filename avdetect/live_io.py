@@ -1,0 +1,138 @@
+"""Live audio sources for `avdetect listen`: the streaming side of the I/O boundary (io.py reads
+finished files; this reads sources that are still going).
+
+A source is `-` (stdin), a URL PyAV can open (rtp, rtsp, srt, http, ...) or a file that may still
+be growing (read on until it stops growing for `follow_s` seconds). Its bytes are raw PCM s16le
+16 kHz mono (`s16le`) or any container FFmpeg can demux from a stream (`auto`: wav, ogg, mkv,
+mpeg-ts, ...; an mp4 whose index sits at the end cannot be streamed). Yields (N,) float32 16 kHz
+chunks, as they arrive.
+"""
+
+from __future__ import annotations
+
+import enum
+import io as _bytes_io
+import os
+import sys
+import time
+from typing import BinaryIO, Iterator
+
+import av
+import numpy as np
+
+from .constants import SAMPLE_RATE
+from .io import MediaError
+
+RAW_CHUNK_S = 0.1  # s of raw PCM read per chunk (latency floor of a raw source)
+FOLLOW_POLL_S = 0.1  # s between looks at a growing file
+DEFAULT_FOLLOW_S = 5.0  # s without growth that end a growing file
+S16_SCALE = 32768.0
+
+
+class SourceFormat(str, enum.Enum):
+    s16le = "s16le"  # raw PCM, signed 16-bit little-endian, 16 kHz, mono
+    auto = "auto"  # a container FFmpeg probes
+
+
+class FollowFile(_bytes_io.RawIOBase):
+    """A file that may still be growing: at its end, read waits for more bytes; it ends once the
+    file has not grown for idle_s seconds."""
+
+    def __init__(self, path: str | os.PathLike, idle_s: float = DEFAULT_FOLLOW_S) -> None:
+        self.f = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self.idle_s = idle_s
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True  # within what is already written (an mp4 with its index at the end, once complete)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self.f.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.f.tell()
+
+    def readinto(self, buf) -> int:
+        waited = 0.0
+        while True:
+            n = self.f.readinto(buf)
+            if n:
+                return n
+            if waited >= self.idle_s:
+                return 0
+            time.sleep(FOLLOW_POLL_S)
+            waited += FOLLOW_POLL_S
+
+    def close(self) -> None:
+        self.f.close()
+        super().close()
+
+
+def is_url(source: str) -> bool:
+    return "://" in source
+
+
+def open_source(source: str, follow_s: float = DEFAULT_FOLLOW_S) -> BinaryIO | str:
+    """`-` -> stdin bytes; a URL -> itself (PyAV opens it); a path -> a FollowFile. Raises MediaError."""
+    if source == "-":
+        return sys.stdin.buffer
+    if is_url(source):
+        return source
+    if not os.path.isfile(source):
+        raise MediaError(f"{source}: no such file (give -, a URL or a file)")
+    return FollowFile(source, follow_s)
+
+
+def raw_chunks(stream: BinaryIO, chunk_s: float = RAW_CHUNK_S) -> Iterator[np.ndarray]:
+    """Raw s16le 16 kHz mono bytes -> (N,) float32 chunks of about chunk_s (the last may be shorter)."""
+    want = 2 * int(chunk_s * SAMPLE_RATE)
+    rest = b""
+    while True:
+        data = stream.read(want - len(rest))
+        if not data:
+            break
+        data = rest + data
+        usable = len(data) - len(data) % 2
+        rest = data[usable:]
+        if usable:
+            yield np.frombuffer(data[:usable], "<i2").astype(np.float32) / S16_SCALE
+
+
+def reason(e: Exception) -> str:
+    """FFmpeg's words for an error, on one line."""
+    return (getattr(e, "strerror", None) or (str(e).splitlines() or [""])[0])[:160]
+
+
+def container_chunks(source: BinaryIO | str, name: str) -> Iterator[np.ndarray]:
+    """Any container PyAV can demux from a stream or URL -> (N,) float32 16 kHz mono chunks."""
+    try:
+        container = av.open(source, mode="r")
+    except (av.FFmpegError, OSError) as e:
+        raise MediaError(f"{name}: cannot open the stream ({reason(e)})") from None
+    with container:
+        if not container.streams.audio:
+            raise MediaError(f"{name}: the stream has no audio")
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        try:
+            for frame in container.decode(audio=0):
+                for out in resampler.resample(frame):
+                    yield out.to_ndarray().reshape(-1).astype(np.float32) / S16_SCALE
+            for out in resampler.resample(None):
+                yield out.to_ndarray().reshape(-1).astype(np.float32) / S16_SCALE
+        except av.FFmpegError as e:
+            raise MediaError(f"{name}: the stream broke off ({reason(e)})") from None
+
+
+def pcm_chunks(source: str, fmt: SourceFormat | str = SourceFormat.auto,
+               follow_s: float = DEFAULT_FOLLOW_S) -> Iterator[np.ndarray]:
+    """A live source -> (N,) float32 16 kHz mono chunks as they arrive. Raises MediaError."""
+    fmt = SourceFormat(fmt)
+    opened = open_source(source, follow_s)
+    if fmt == SourceFormat.s16le:
+        if isinstance(opened, str):
+            raise MediaError(f"{source}: a URL is read through FFmpeg: use --format auto")
+        yield from raw_chunks(opened)
+    else:
+        yield from container_chunks(opened, "stdin" if source == "-" else source)

@@ -1,0 +1,72 @@
+"""Feed a call to `avdetect listen` through stdin at a chosen speed (1.0 = real time)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from avdetect.constants import SAMPLE_RATE
+
+REPO = Path(__file__).resolve().parents[1]
+FEED_CHUNK_S = 0.1  # s of audio per write
+
+
+def pcm_s16le(samples: np.ndarray) -> bytes:
+    return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+def feed(stdin, data: bytes, speed: float, t0: float,
+         chunk_bytes: int = 2 * int(FEED_CHUNK_S * SAMPLE_RATE)) -> None:
+    """Write `data` in chunks, each when its audio would have been spoken at `speed`x real time
+    (the call starts at t0, time.monotonic())."""
+    try:
+        for k, i in enumerate(range(0, len(data), chunk_bytes)):
+            wait = t0 + k * FEED_CHUNK_S / speed - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            stdin.write(data[i:i + chunk_bytes])
+            stdin.flush()
+    except BrokenPipeError:
+        pass  # listen exited (an error it reports on stderr)
+    finally:
+        try:
+            stdin.close()
+        except BrokenPipeError:
+            pass
+
+
+def run_listen(args: list[str], data: bytes, speed: float, env: dict[str, str] | None = None,
+               timeout_s: float = 600) -> tuple[int, list[dict], str]:
+    """`avdetect listen ARGS` with `data` on stdin -> (exit code, JSON lines of stdout, stderr).
+
+    Each line gets "edge_lag_s": how long after the audio at its t_s was written to stdin the
+    line came back (the lag behind the live edge, pipe and start-up included).
+    """
+    proc = subprocess.Popen([sys.executable, "-m", "avdetect", "listen", *args], cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})}, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    err_chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
+    reader.start()
+    first = proc.stdout.readline()  # the start event: models loaded (empty: listen failed)
+    lines = [json.loads(first)] if first.strip() else []
+    t0 = time.monotonic()
+    feeder = threading.Thread(target=feed, args=(proc.stdin, data, speed, t0), daemon=True)
+    feeder.start()
+    for raw in proc.stdout:  # until listen exits (the feeder closes stdin at the end of the call)
+        if raw.strip():
+            e = json.loads(raw)
+            e["edge_lag_s"] = round(time.monotonic() - (t0 + e["t_s"] / speed), 3)
+            lines.append(e)
+    proc.wait(timeout_s)
+    feeder.join(5)
+    reader.join(5)
+    err = b"".join(err_chunks)
+    return proc.returncode, lines, err.decode()
