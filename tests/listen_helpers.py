@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,17 @@ FEED_CHUNK_S = 0.1  # s of audio per write
 
 def pcm_s16le(samples: np.ndarray) -> bytes:
     return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+def wav_bytes(samples: np.ndarray) -> bytes:
+    """(N,) float 16 kHz mono -> the bytes of a 16-bit PCM WAV file."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes(pcm_s16le(samples))
+    return buf.getvalue()
 
 
 def feed(stdin, data: bytes, speed: float, t0: float,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import threading
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -16,23 +14,13 @@ from avdetect import synth, voices
 from avdetect.constants import SAMPLE_RATE
 from avdetect.listen import STEP_S, screen
 
-from listen_helpers import pcm_s16le, run_listen
+from listen_helpers import pcm_s16le, run_listen, wav_bytes
 
 # a voice-cloning TTS clip that the shipped spoof network scores 87-89 on every 4 s window
 CLONE = "fake-speech/vstts/libritts(unseen)_speed__vstts-dur-low.flac"
 GENUINE_SPEAKER = "speech/librispeech/1688"  # its windows score <= 20 (a quiet genuine baseline)
 SPLICE_S = 21.5  # s into the call where the cloned voice starts
 ALERT_WITHIN_S = 4.0
-
-
-def wav_bytes(samples: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
-        w.writeframes(pcm_s16le(samples))
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")

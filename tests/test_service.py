@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
 import socket
 import subprocess
 import sys
 import threading
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ from avdetect import synth
 from avdetect.constants import SAMPLE_RATE
 from avdetect.service.store import LOST_MESSAGE
 
+from listen_helpers import wav_bytes
 from service_helpers import REPO, as_json, multipart, request, start_server
 
 KEY = "test-key-0123456789"
@@ -26,16 +25,6 @@ AUTH = {"X-API-Key": KEY}
 MAX_UPLOAD_MB = 2
 MAX_DURATION_S = 30
 POLL_S = 0.1
-
-
-def wav_bytes(samples: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")
