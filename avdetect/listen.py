@@ -37,7 +37,7 @@ from .checks.base import fmt_time
 from .checks.speaker import similarity_score
 from .checks.synthetic_speech import MIN_WINDOW_SPEECH_FRACTION, score_windows
 from .constants import SAMPLE_RATE, VIDEO_FPS
-from .fusion import SPEAKER_SIMILARITY_THRESHOLD, Verdict, verdict_for
+from .fusion import SPEAKER_SIMILARITY_THRESHOLD, SUSPICIOUS_THRESHOLD, Verdict, verdict_for
 from .live_io import DEFAULT_FOLLOW_S, SourceFormat, pcm_chunks
 
 STEP_S = 2.0  # s of audio between printed window events
@@ -159,7 +159,7 @@ class CallScreen:
         weighted = []
         j.synthetic = float(score_windows(self.model, window, [0], len(window), self.device)[0])
         weighted.append(j.synthetic * self.weights.get("synthetic_speech", 1.0))
-        if j.synthetic * self.weights.get("synthetic_speech", 1.0) >= 40:
+        if weighted[-1] >= SUSPICIOUS_THRESHOLD:
             j.reasons.append(f"synthetic voice around {start}-{fmt_time(t_s)} (score {j.synthetic:.0f})")
         if self.profile is not None:
             sp = speech_only(window, speech)
