@@ -60,7 +60,7 @@ def format_text(report: dict[str, Any]) -> str:
             extra = "".join(f", {d}" for d in detail_items(name, c))
             lines.append(f"  {name}: score {c['score']:.0f}{reliability_note(c)}{extra}")
     for nr in not_run(report):
-        lines.append(f"  {nr['check']}: not run ({nr['reason']})")
+        lines.append(f"  {nr['check']}: not run: {nr['reason']}")
     for w in report.get("warnings", []):
         lines.append(f"  warning: {w}")
     return "\n".join(lines)
