@@ -79,7 +79,6 @@ class Detector:
     def __init__(self, settings: Settings | None = None, checks: Sequence[type[Check]] = CHECKS) -> None:
         self.settings = settings or Settings()
         self.checks: list[Check] = [cls.load(self.settings) for cls in checks]
-        self.weights = {c.name: c.weight for c in self.checks}
         self.infos = check_infos(self.checks)  # weight, suspicious mark, reliability per check
 
     @property

@@ -73,7 +73,7 @@ class CallScreen:
 
         assert step_s % hop_s == 0 and window_s >= hop_s, (step_s, hop_s, window_s)
         self.model = next(c.model for c in detector.checks if c.name == "synthetic_speech")
-        self.weights, self.device = detector.weights, detector.device
+        self.weights, self.device = {k: i.weight for k, i in detector.infos.items()}, detector.device
         self.claimed = claimed
         self.profile = voices.load(claimed).embedding if claimed else None
         self.hop, self.window = int(hop_s * SAMPLE_RATE), int(window_s * SAMPLE_RATE)

@@ -79,16 +79,12 @@ def timeline(checks: dict[str, CheckResult], duration_s: float) -> list[dict[str
 
 
 def build_report(file: str, duration_s: float, checks: dict[str, CheckResult],
-                 warnings: list[str] | None = None, weights: dict[str, float] | None = None,
-                 infos: dict[str, CheckInfo] | None = None) -> Report:
+                 warnings: list[str] | None = None, infos: dict[str, CheckInfo] | None = None) -> Report:
     """checks: results by name, in report order; infos: each check's CheckInfo (None: those of the
-    registered checks); weights: fusion weights overriding those of infos."""
+    registered checks)."""
     infos = dict(check_infos() if infos is None else infos)
     for name in checks:
         infos.setdefault(name, CheckInfo())
-    if weights is not None:
-        infos = {k: CheckInfo(weights.get(k, i.weight), i.suspicious_at, i.reliability, i.limits)
-                 for k, i in infos.items()}
     verdict, score, reasons = fuse(checks, {k: i.weight for k, i in infos.items()},
                                    {k: i.suspicious_at for k, i in infos.items()})
     summary = summarize(verdict, score, reasons, checks, infos)
