@@ -135,11 +135,24 @@ def write_av(path: str | Path, frames: list[np.ndarray] | None, audio: np.ndarra
             for pkt in vs.encode(None):
                 c.mux(pkt)
         if as_ is not None:
-            _write_audio(c, as_, audio, audio_start_s, audio_rate, audio_channels)
+            write_audio_stream(c, as_, audio, audio_start_s, audio_rate, audio_channels)
     return path
 
 
-def _write_audio(c, stream, audio: np.ndarray, start_s: float, rate: int, channels: int) -> None:
+def mux_frames(c, stream, frames: list[np.ndarray]) -> None:
+    """Encode and mux RGB frames (H, W, 3) uint8 into an added video stream of c at its own frame
+    rate, then flush the encoder."""
+    for img in frames:
+        for pkt in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+            c.mux(pkt)
+    for pkt in stream.encode(None):
+        c.mux(pkt)
+
+
+def write_audio_stream(c, stream, audio: np.ndarray, start_s: float = 0.0, rate: int = SAMPLE_RATE,
+                       channels: int = 1) -> None:
+    """Encode and mux (N,) float 16 kHz audio into an added stream of container c, resampled to
+    `rate`, the first sample at start_s, then flush the encoder."""
     x = audio.astype(np.float32)
     if rate != SAMPLE_RATE:
         from scipy.signal import resample_poly

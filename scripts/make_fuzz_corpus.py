@@ -76,23 +76,8 @@ def transcode(src: Path, dst: Path, vcodec: str, acodec: str, fmt: str | None = 
         vs.width, vs.height, vs.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
         as_ = c.add_stream(acodec, rate=SAMPLE_RATE if acodec != "mp2" else 32000)
         as_.layout = "mono"
-        for img in frames:
-            for p in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                c.mux(p)
-        for p in vs.encode(None):
-            c.mux(p)
-        x = clip.samples
-        if as_.rate != SAMPLE_RATE:
-            from scipy.signal import resample_poly
-            x = resample_poly(x, as_.rate // 1000, SAMPLE_RATE // 1000).astype(np.float32)
-        n = as_.codec_context.frame_size or 1152
-        for k in range(0, len(x), n):
-            fr = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[None, k:k + n]), format="flt", layout="mono")
-            fr.sample_rate, fr.pts = as_.rate, k
-            for p in as_.encode(fr):
-                c.mux(p)
-        for p in as_.encode(None):
-            c.mux(p)
+        synth.mux_frames(c, vs, frames)
+        synth.write_audio_stream(c, as_, clip.samples, rate=as_.rate)
     return dst
 
 
@@ -189,13 +174,9 @@ def two_audio_streams(dst: Path, frames: list[np.ndarray], first: np.ndarray, se
         streams = [c.add_stream("aac", rate=SAMPLE_RATE) for _ in range(2)]
         for s in streams:
             s.layout = "mono"
-        for img in frames:
-            for p in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                c.mux(p)
-        for p in vs.encode(None):
-            c.mux(p)
+        synth.mux_frames(c, vs, frames)
         for s, x in zip(streams, (first, second)):
-            synth._write_audio(c, s, x, 0.0, SAMPLE_RATE, 1)  # noqa: SLF001 - same writer as write_av
+            synth.write_audio_stream(c, s, x)
     return dst
 
 
@@ -210,12 +191,8 @@ def stretched(dst: Path, frames: list[np.ndarray], samples: np.ndarray, size=(48
         vs.codec_context.sample_aspect_ratio = Fraction(h * frames[0].shape[1], w * frames[0].shape[0])
         as_ = c.add_stream("aac", rate=SAMPLE_RATE)
         as_.layout = "mono"
-        for img in big:
-            for p in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                c.mux(p)
-        for p in vs.encode(None):
-            c.mux(p)
-        synth._write_audio(c, as_, samples, 0.0, SAMPLE_RATE, 1)  # noqa: SLF001
+        synth.mux_frames(c, vs, big)
+        synth.write_audio_stream(c, as_, samples)
     return dst
 
 
