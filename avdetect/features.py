@@ -9,11 +9,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import io
-from .constants import VIDEO_FPS
 from .audio.features import speech_envelope
 from .audio.speechlike import SpeechLikeness, speech_likeness
 from .audio.vad import VadBackend, speech_activity
-from .constants import MIN_LIPSYNC_FPS
+from .constants import MIN_LIPSYNC_FPS, VIDEO_FPS
 from .visual.landmarks import FaceMeshTracker, MouthTrack, extract_mouth
 
 PICK_S = 60.0  # s: a file with several audio streams is judged on the first minute of each
