@@ -62,11 +62,12 @@ def failure_message(name: str, e: BaseException) -> str:
 
 
 def extract_features(path: str | os.PathLike, settings: Settings, *, max_duration_s: float | None = None,
-                     tracker=None) -> ClipFeatures:
+                     tracker=None, info: io.MediaInfo | None = None) -> ClipFeatures:
     """Decode `path` into the features the checks read (no model needed: batch workers call
-    this). Raises io.MediaError (also for audio with NaN or infinite samples: io.load_audio)."""
+    this; info: its io.probe when already read). Raises io.MediaError (also for audio with NaN
+    or infinite samples: io.load_audio)."""
     vad = VadBackend(settings.vad) if settings.vad else None
-    return extract(path, vad=vad, max_duration_s=max_duration_s, tracker=tracker)
+    return extract(path, vad=vad, max_duration_s=max_duration_s, tracker=tracker, info=info)
 
 
 class Detector:

@@ -45,13 +45,15 @@ class ClipFeatures:
 
 def extract(path: str | os.PathLike, *, want_video: bool = True,
             vad: VadBackend | None = None, max_duration_s: float | None = None,
-            tracker: FaceMeshTracker | None = None) -> ClipFeatures:
+            tracker: FaceMeshTracker | None = None, info: io.MediaInfo | None = None) -> ClipFeatures:
     """Decode `path` and compute audio features and mouth landmarks. Raises io.MediaError.
+
+    info: io.probe(path) when the caller already has it (batch workers probe once per file).
 
     vad None picks silero for videos (precise speech edges for lip sync) and the much faster
     webrtc for audio-only files (long calls).
     """
-    info = io.probe(path)
+    info = info or io.probe(path)
     io.check_overlap(info)
     if vad is None:
         vad = VadBackend.silero if info.has_video else VadBackend.webrtc

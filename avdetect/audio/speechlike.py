@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft
 
 from ..constants import AUDIO_SAMPLES_PER_FRAME, SAMPLE_RATE
 
@@ -76,7 +77,7 @@ def _spectra(x: np.ndarray) -> np.ndarray:
     n = 1 + max(0, len(x) - FRAME) // HOP
     idx = np.arange(FRAME)[None, :] + HOP * np.arange(n)[:, None]
     frames = x[np.minimum(idx, len(x) - 1)] * np.hanning(FRAME).astype(np.float32)
-    spec = np.abs(np.fft.rfft(frames, 512, axis=1)) ** 2
+    spec = np.abs(scipy.fft.rfft(frames, 512, axis=1)) ** 2  # float32 frames: a float32 FFT
     freqs = np.fft.rfftfreq(512, 1 / SAMPLE_RATE)
     band = (freqs >= BAND_HZ[0]) & (freqs <= BAND_HZ[1])
     return spec[:, band].astype(np.float64)
@@ -136,8 +137,8 @@ def _voiced_share(x: np.ndarray, active: np.ndarray) -> float:
     idx = np.arange(win)[None, :] + hop * np.arange(n)[:, None]
     frames = x[idx].astype(np.float32)
     frames -= frames.mean(1, keepdims=True)
-    spec = np.fft.rfft(frames, 2 * win, axis=1)
-    ac = np.fft.irfft((spec * spec.conj()).real, axis=1)[:, :win]
+    spec = scipy.fft.rfft(frames, 2 * win, axis=1)
+    ac = scipy.fft.irfft((spec * spec.conj()).real, axis=1)[:, :win]
     lo, hi = SAMPLE_RATE // 400, SAMPLE_RATE // 60
     peak = ac[:, lo:hi].max(1) / (ac[:, 0] + 1e-12)
     act = active[::hop // HOP][:n]

@@ -1,8 +1,10 @@
 """Local engine: spawned worker processes extract features (or scan), the main process runs the models.
 
-Each worker is a process of its own with a pipe and holds one file at a time, so the main process
-knows which file each worker has. A worker is killed and replaced, its file gets an `error`
-record and the batch goes on, when the worker
+Each worker is a process of its own with a pipe; it works on one file at a time and has at most
+one more waiting in its pipe (WorkerPool.depth), so the main process knows which file each worker
+is on and the worker never waits for the main process between files. A worker is killed and
+replaced, the file it is on gets an `error` record, the file waiting for it goes to another
+worker, and the batch goes on, when the worker
   - dies (a decoder segfault, the kernel's OOM killer): WORKER_DIED;
   - runs past the file's time limit (stages.Limits: max(60 s, 5 x the media duration), or
     `--file-timeout`): "timed out after N s";
@@ -71,8 +73,8 @@ def worker_main(conn, parent_pid: int) -> None:
             task = conn.recv()
         except (EOFError, OSError):
             return
-        if task is None:
-            return
+        if task is None:  # the batch is over: skip the interpreter's teardown (torch and
+            os._exit(0)   # MediaPipe take ~0.8 s to unload); every answer has been sent
         if task[0] == "call":
             conn.send(("done", task[1](*task[2])))
             continue
@@ -96,7 +98,12 @@ def rss_bytes(pid: int) -> int:
 
 
 class Worker:
-    """One spawned worker process and the file it holds (source None: idle)."""
+    """One spawned worker process and the files sent to it, oldest first (none: idle).
+
+    The first of them is the one it works on (its "start" message arrives when it takes it);
+    the others wait in its pipe, so it goes on to the next file without a round trip to the
+    main process. Only the first file's time counts against its limit.
+    """
 
     def __init__(self) -> None:
         ctx = mp.get_context("spawn")  # no fork: MediaPipe and torch threads do not survive one
@@ -105,19 +112,25 @@ class Worker:
                                    name="avdetect-worker")
         self.process.start()
         child.close()
-        self.source: Source | None = None
-        self.started: float | None = None  # when the worker took the file
+        self.queue: deque[Source] = deque()
+        self.started: float | None = None  # when the worker took the first file
         self.limit_s = math.inf
 
+    @property
+    def source(self) -> Source | None:
+        """The file it works on (or takes next); None when idle."""
+        return self.queue[0] if self.queue else None
+
     def submit(self, fn: ExtractFn, job: ScanJob, source: Source) -> None:
-        self.source, self.started, self.limit_s = source, None, math.inf
+        self.queue.append(source)
         try:
             self.conn.send(("file", fn, job, source))
         except OSError:  # the worker is gone: failure() reports it for this file
             pass
 
-    def poll(self, limits: Limits) -> Item | None:
-        """Read the worker's messages; its answer once the file is done (then idle again)."""
+    def poll(self, limits: Limits) -> list[Item]:
+        """Read the worker's messages -> the answers for the files it has finished."""
+        done: list[Item] = []
         try:
             while self.conn.poll():
                 msg = self.conn.recv()
@@ -126,11 +139,12 @@ class Worker:
                 elif msg[0] == "media":
                     self.limit_s = limits.timeout_for(msg[1])
                 else:
-                    self.source = None
-                    return msg[1]
+                    self.queue.popleft()
+                    self.started, self.limit_s = None, math.inf
+                    done.append(msg[1])
         except (EOFError, OSError):  # died mid-message: failure() says so
             pass
-        return None
+        return done
 
     def failure(self, memory_bytes: int | None) -> str | None:
         """Why this busy worker must be killed: dead, past its time limit, over memory; else None."""
@@ -144,14 +158,8 @@ class Worker:
                     f"{memory_bytes / 2**30:.1f} GiB per worker (see --worker-memory)")
         return None
 
-    def stop(self, grace_s: float = 0.0) -> None:
-        """Ask the worker to exit (grace_s > 0) or kill it; reaps the process."""
-        if grace_s > 0 and self.process.is_alive():
-            try:
-                self.conn.send(None)
-            except OSError:
-                pass
-            self.process.join(grace_s)
+    def stop(self) -> None:
+        """Kill the worker unless it has exited; reaps the process."""
         if self.process.is_alive():
             self.process.kill()
         self.process.join()
@@ -159,20 +167,26 @@ class Worker:
 
 
 class WorkerPool:
-    """`workers` worker processes; a failed one is replaced by a fresh one."""
+    """`workers` worker processes; a failed one is replaced by a fresh one.
 
-    def __init__(self, workers: int) -> None:
-        assert workers >= 1, workers
+    depth: files sent to a worker ahead of its answers (2: it takes the next file the moment it
+    finishes one; 1: one at a time).
+    """
+
+    def __init__(self, workers: int, depth: int = 2) -> None:
+        assert workers >= 1 and depth >= 1, (workers, depth)
         self.workers = [Worker() for _ in range(workers)]
+        self.depth = depth
 
     def __len__(self) -> int:
         return len(self.workers)
 
     def idle(self) -> list[Worker]:
-        return [w for w in self.workers if w.source is None]
+        """Workers that can take another file."""
+        return [w for w in self.workers if len(w.queue) < self.depth]
 
     def busy(self) -> bool:
-        return any(w.source is not None for w in self.workers)
+        return any(w.queue for w in self.workers)
 
     def each(self, fn: Callable, *args) -> list[Any]:
         """fn(*args) once in every worker (all idle), e.g. to load the models before a benchmark."""
@@ -180,30 +194,43 @@ class WorkerPool:
             w.conn.send(("call", fn, args))
         return [w.conn.recv()[1] for w in self.workers]
 
-    def collect(self, limits: Limits, memory_bytes: int | None, timeout_s: float) -> list[Item]:
-        """Wait up to timeout_s for answers; kill and replace failed workers (their files get
-        error records). -> the items finished meanwhile."""
-        busy = [w for w in self.workers if w.source is not None]
+    def collect(self, limits: Limits, memory_bytes: int | None, timeout_s: float) -> tuple[list[Item], list[Source]]:
+        """Wait up to timeout_s for answers; kill and replace failed workers (the file each was
+        working on gets an error record). -> (the items finished meanwhile, the files a failed
+        worker had not started: to be sent again)."""
+        busy = [w for w in self.workers if w.queue]
         wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout_s)
         out: list[Item] = []
+        again: list[Source] = []
         for k, w in enumerate(self.workers):
-            if w.source is None:
+            if not w.queue:
                 continue
-            item = w.poll(limits)
-            if item is not None:
-                out.append(item)
+            out += w.poll(limits)
+            if not w.queue:
                 continue
             why = w.failure(memory_bytes)
             if why is not None:
-                src = w.source
+                src, *rest = w.queue
                 out.append(record_for(src, error_report(src.path, f"{src.path}: {why}")))
+                again += rest
                 w.stop()
                 self.workers[k] = Worker()
-        return out
+        return out, again
 
     def shutdown(self, grace_s: float = 0.0) -> None:
+        """Ask the idle workers to exit (all at once, grace_s > 0), then kill what is left."""
+        if grace_s > 0:
+            for w in self.workers:
+                if not w.queue and w.process.is_alive():
+                    try:
+                        w.conn.send(None)
+                    except OSError:
+                        pass
+            deadline = time.monotonic() + grace_s
+            for w in self.workers:
+                w.process.join(max(0.0, deadline - time.monotonic()))
         for w in self.workers:
-            w.stop(grace_s if w.source is None else 0.0)
+            w.stop()
 
 
 def new_pool(workers: int) -> WorkerPool:
@@ -232,7 +259,8 @@ def iter_local(sources: list[Source], job: ScanJob, workers: int = 2, batch_size
     try:
         while pending or pool.busy():
             _fill(pool, pending, fn, job)
-            ready = pool.collect(limits, memory, WATCH_INTERVAL_S)
+            ready, again = pool.collect(limits, memory, WATCH_INTERVAL_S)
+            pending.extendleft(reversed(again))
             _fill(pool, pending, fn, job)  # workers go on while the records are written, the models run
             yield from (x for x in ready if isinstance(x, dict))
             todo = [x for x in ready if isinstance(x, Extracted)]
@@ -245,10 +273,14 @@ def iter_local(sources: list[Source], job: ScanJob, workers: int = 2, batch_size
 
 
 def _fill(pool: WorkerPool, pending: deque, fn: ExtractFn, job: ScanJob) -> None:
-    for w in pool.idle():
-        if not pending:
-            return
-        w.submit(fn, job, pending.popleft())
+    """Give every worker a file, then one more each while enough are left that no worker will
+    sit idle at the end of the batch while another still holds two."""
+    for level in range(pool.depth):
+        for w in pool.workers:
+            if not pending or (level > 0 and len(pending) < len(pool)):
+                return
+            if len(w.queue) <= level:
+                w.submit(fn, job, pending.popleft())
 
 
 def _main_threads(device: str, workers: int) -> int | None:

@@ -35,6 +35,7 @@ WORKER_MEMORY_SHARE = 0.75  # of the machine's memory, split between the workers
 MIN_WORKER_MEMORY_BYTES = 2 << 30  # a worker with the learned models peaks at ~1.3 GB on short clips
 
 _tracker = None  # this process's FaceMeshTracker (created on first use)
+_probed: tuple[tuple, io.MediaInfo] | None = None  # this process's last io.probe: (file identity, info)
 _detectors: dict[Settings, Detector] = {}  # this process's Detector per settings (models loaded once)
 
 
@@ -99,11 +100,27 @@ def machine_memory_bytes() -> int | None:
         return None
 
 
-def media_seconds(source: Source, job: "ScanJob") -> float:
-    """The media duration a file's time limit is scaled by: the container's claim (a hint, never
-    trusted alone), at most size / MIN_BYTES_PER_MEDIA_S and --max-duration; 0 when unknown."""
+def probe_once(path: str) -> io.MediaInfo:
+    """io.probe(path), remembered for the next call on the same unchanged file (a worker probes
+    a file for its time limit, then extracts it: one packet scan instead of two, ~5 ms on a
+    3 s clip). The file is identified by path, inode, size and mtime (a growing or replaced
+    file is probed again). Raises io.MediaError as io.probe does (errors are not remembered)."""
+    global _probed
     try:
-        claimed = io.probe(source.path).duration_s
+        st = os.stat(path)
+    except OSError:
+        return io.probe(path)  # its MediaError says what is wrong with the path
+    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    if _probed is None or _probed[0] != key:
+        _probed = (key, io.probe(path))
+    return _probed[1]
+
+
+def media_seconds(source: Source, job: "ScanJob") -> float:
+    """The media duration a file's time limit is scaled by: the length io.probe reads, at most
+    size / MIN_BYTES_PER_MEDIA_S and --max-duration; 0 when unknown."""
+    try:
+        claimed = probe_once(source.path).duration_s
     except Exception:  # noqa: BLE001 - an unreadable file gets the minimum time limit
         return 0.0
     if not math.isfinite(claimed) or claimed <= 0:
@@ -165,7 +182,7 @@ def extract_one(source: Source, job: ScanJob) -> Extracted:
     t0 = time.perf_counter()
     try:
         feats = extract_features(source.path, job.settings, max_duration_s=job.max_duration_s,
-                                 tracker=worker_tracker())
+                                 tracker=worker_tracker(), info=probe_once(source.path))
         return Extracted(source, feats, None, time.perf_counter() - t0)
     except Exception as e:  # noqa: BLE001 - a bug on one file must not end a batch of thousands
         return Extracted(source, None, failure_message(source.path, e), time.perf_counter() - t0)
