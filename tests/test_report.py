@@ -321,3 +321,18 @@ def test_help_texts_show_no_bool():
         res = CliRunner().invoke(app, [*args, "--help"])
         assert res.exit_code == 0 and "--help" in res.output, (args, res.output)
         assert "<bool>" not in res.output, (args, re.findall(r".*<bool>.*", res.output))
+
+
+def test_evidence_lists_only_the_models_the_checks_that_ran_read():
+    from avdetect.report.evidence import models_used
+
+    def check(status, **fields):
+        return {"status": status, "score": 10.0 if status == "ok" else None, "reason": None, **fields, "segments": []}
+
+    rep = {"checks": {"lip_sync": check("ok", method="learned"), "synthetic_speech": check("not_applicable"),
+                      "speaker": check("ok")}}
+    assert models_used(rep) == ["sync", "whisper-base"]
+    rep["checks"]["lip_sync"]["method"] = "correlation"  # the training-free method reads no model
+    rep["checks"]["synthetic_speech"] = check("ok")
+    assert models_used(rep) == ["spoof"]
+    assert "vocoder" not in models_used(rep)  # a training-only model is never listed

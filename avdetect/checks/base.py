@@ -141,6 +141,8 @@ class Check(Protocol):
                  when its weight keeps the verdict below suspicious
     reliability: Reliability.normal, or .limited for a check its model card measures as weak
                  (reports label it so); limits: one phrase saying how ("" for normal)
+    models:      the shipped model files it reads (names in avdetect/models/weights/, no suffix);
+                 the evidence page lists those of the checks that ran
     """
 
     name: ClassVar[str]
@@ -151,6 +153,7 @@ class Check(Protocol):
     suspicious_at: ClassVar[float]
     reliability: ClassVar[Reliability]
     limits: ClassVar[str]
+    models: ClassVar[tuple[str, ...]]
 
     @classmethod
     def load(cls, settings: Settings) -> "Check":

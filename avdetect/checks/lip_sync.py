@@ -240,6 +240,7 @@ class LipSyncCheck:
     suspicious_at = SUSPICIOUS_THRESHOLD
     reliability = Reliability.normal
     limits = ""
+    models = ("sync", "whisper-base")  # the learned method's; the correlation method reads none
 
     def __init__(self, model: "learned_sync.SyncTransformer | None" = None) -> None:
         self.model = model  # None: the training-free correlation check alone

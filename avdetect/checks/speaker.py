@@ -94,6 +94,7 @@ class SpeakerCheck:
     suspicious_at = 50.0  # similarity_score at the similarity threshold
     reliability = Reliability.normal
     limits = ""
+    models = ()  # the resemblyzer encoder ships inside its own wheel
 
     @classmethod
     def load(cls, settings: Settings) -> "SpeakerCheck":

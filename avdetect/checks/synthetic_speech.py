@@ -133,6 +133,7 @@ class SyntheticSpeechCheck:
     # real-world clones of /shared/data/fake-speech/clones
     reliability = Reliability.limited
     limits = "it misses many voices from cloning systems it was not trained on"
+    models = ("spoof",)
 
     def __init__(self, model: spoof_model.SpoofNet) -> None:
         self.model = model

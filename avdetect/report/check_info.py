@@ -17,12 +17,14 @@ class CheckInfo:
     suspicious_at: float = SUSPICIOUS_THRESHOLD
     reliability: Reliability = Reliability.normal
     limits: str = ""
+    models: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, check: Any) -> "CheckInfo":
         """From a Check class or instance (attributes it lacks take the defaults)."""
         return cls(float(getattr(check, "weight", 1.0)), float(getattr(check, "suspicious_at", SUSPICIOUS_THRESHOLD)),
-                   Reliability(getattr(check, "reliability", Reliability.normal)), str(getattr(check, "limits", "")))
+                   Reliability(getattr(check, "reliability", Reliability.normal)), str(getattr(check, "limits", "")),
+                   tuple(getattr(check, "models", ())))
 
 
 def check_infos(checks: Iterable[Any] | None = None) -> dict[str, CheckInfo]:

@@ -75,8 +75,8 @@ def now_utc() -> str:
 
 
 def gather(report: dict[str, Any], media_path: str | os.PathLike | None) -> Evidence:
-    """File facts, shipped model versions and frames for a report (media_path None: no file facts
-    and no frames)."""
+    """File facts, the versions of the shipped models its checks read, and frames for a report
+    (media_path None: no file facts and no frames)."""
     from .. import io
     from ..models.store import shipped_models
 
@@ -88,7 +88,22 @@ def gather(report: dict[str, Any], media_path: str | os.PathLike | None) -> Evid
             facts = None
         if report.get("verdict") != "error":
             frames = frame_evidence(report, media_path)
-    return Evidence(report, facts, shipped_models(), now_utc(), frames)
+    used = set(models_used(report))
+    return Evidence(report, facts, [m for m in shipped_models() if m["name"] in used], now_utc(), frames)
+
+
+def models_used(report: dict[str, Any]) -> list[str]:
+    """Names of the shipped model files the report's checks read: those of every check that ran
+    (status ok), except a result of the training-free correlation method (reads no model)."""
+    from .check_info import check_infos
+
+    infos = check_infos()
+    out: list[str] = []
+    for name, c in (report.get("checks") or {}).items():
+        if not isinstance(c, dict) or c.get("status") != "ok" or c.get("method") == "correlation":
+            continue
+        out += [m for m in (infos[name].models if name in infos else ()) if m not in out]
+    return out
 
 
 def lip_check(report: dict[str, Any]) -> dict[str, Any]:
