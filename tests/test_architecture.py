@@ -124,14 +124,28 @@ def test_scanning_loads_no_training_module(in_sync_mp4):
     assert out.stdout.strip().splitlines()[-2:] == ["[]", "True"]
 
 
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
 def test_no_private_name_is_imported_across_modules():
+    """Neither `from avdetect.x import _y` nor `import avdetect.x as m` / `from avdetect import x`
+    followed by `m._y` / `x._y` (attribute access on an imported avdetect module)."""
     bad = []
     for f in list(PACKAGE.rglob("*.py")) + list((ROOT / "scripts").glob("*.py")):
-        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+        tree = ast.parse(f.read_text(encoding="utf-8"))
+        modules = set()  # local names bound to avdetect modules in this file
+        for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(("avdetect", "")) \
                     and (node.level or (node.module or "").startswith("avdetect")):
-                bad += [f"{f.relative_to(ROOT)}: {a.name}" for a in node.names
-                        if a.name.startswith("_") and not a.name.startswith("__")]
+                bad += [f"{f.relative_to(ROOT)}: {a.name}" for a in node.names if _private(a.name)]
+                modules |= {a.asname or a.name for a in node.names if a.name[:1].islower()}
+            elif isinstance(node, ast.Import):
+                modules |= {a.asname for a in node.names if a.asname and a.name.startswith("avdetect")}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                    and node.value.id in modules and _private(node.attr):
+                bad.append(f"{f.relative_to(ROOT)}:{node.lineno}: {node.value.id}.{node.attr}")
     assert not bad, bad
 
 
