@@ -9,6 +9,9 @@ The split is fixed here, before anything is scored:
                   reals have any), its fakes are the clones; all are scanned with claimed=NAME.
   validation:     the real clips of the speakers with exactly 1 real reference (never enrolled,
                   never in the test), scanned without a claim.
+  more genuine:   LibriSpeech test-other (shared manifest, the 10 speakers with 10 utterances of
+                  8 s): each enrolled from its first 2 utterances, the other 8 scanned with the
+                  claim (another channel than the clones' pages; test only, not used for T).
 
 T_claimed rule (fusion.CLAIMED_SYNTHETIC_AT): the lowest integer mark T such that >= 95 % of the
 judged validation reals have a synthetic_speech score below T, i.e. the new rule may turn at most
@@ -33,6 +36,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import torch
 
 import avdetect
@@ -41,10 +45,12 @@ from avdetect.checks.speaker import SpeakerCheck
 from avdetect.checks.synthetic_speech import SyntheticSpeechCheck
 from avdetect.fusion import CLAIMED_SYNTHETIC_AT, SYNTHETIC_CHECK, Verdict, fuse
 from avdetect.io import load_audio
+from avdetect.metrics import eer, roc_auc
 
 ROOT = Path(__file__).resolve().parents[1]
 GENUINE_AUTHENTIC_TARGET = 0.95  # share of validation reals that must stay under T
 ENROLL_CLIPS = 2
+LIBRI_UTTERANCES = 10  # LibriSpeech speakers with this many utterances form the extra genuine set
 
 
 def pick_mark(real_scores: list[float], keep: float = GENUINE_AUTHENTIC_TARGET) -> int:
@@ -87,7 +93,6 @@ def main() -> None:
 
     t0 = time.time()
     det = avdetect.load("cpu", checks=[SyntheticSpeechCheck, SpeakerCheck])
-    infos = det.infos
 
     # 1. validation: pick T from reals only
     val = [rep.checks.get(SYNTHETIC_CHECK) for rep in det.scan_many([folder / r["path"] for r in val_rows])]
@@ -99,39 +104,36 @@ def main() -> None:
         print("  NOTE: the shipped mark differs from the one this rule picks; the test uses the shipped one")
 
     # 2. test: enroll, then scan genuine calls and clones with the claim
+    libri = defaultdict(list)
+    with open(Path(args.data) / "manifest.csv") as f:
+        for r in csv.DictReader(f):
+            if r["kind"] == "librispeech":
+                libri[r["speaker"]].append({**r, "family": "librispeech", "generator": "real"})
+    libri_spk = sorted(s for s in libri if len(libri[s]) >= LIBRI_UTTERANCES)
     out = []
     with tempfile.TemporaryDirectory() as home:
         os.environ["AVDETECT_HOME"] = home  # never the user's voice store
         for spk in test_spk:
-            name = "spk_" + "".join(ch if ch.isalnum() or ch in "_.-" else "_" for ch in spk)
-            try:
-                voices.enroll(name, [load_audio(folder / r["path"]) for r in reals[spk][:ENROLL_CLIPS]])
-            except voices.VoiceError as e:
-                print(f"  skipped {spk}: {e}")
-                continue
             calls = [("genuine", r) for r in reals[spk][ENROLL_CLIPS:]] + [("clone", r) for r in fakes[spk]]
-            reps = det.scan_many([folder / r["path"] for _, r in calls], claimed=name)
-            for (kind, r), rep in zip(calls, reps):
-                if rep.verdict == Verdict.error:
-                    print(f"  error on {r['path']}: {rep.error}")
-                    continue
-                spk_res, syn = rep.checks["speaker"], rep.checks[SYNTHETIC_CHECK]
-                out.append({"path": r["path"], "kind": kind, "speaker": spk, "family": r["family"],
-                            "generator": r["generator"], "match": spk_res.fields.get("match"),
-                            "similarity": spk_res.fields.get("similarity"), "synthetic": syn.score,
-                            "before": verdict(rep, infos, None).value,
-                            "after": verdict(rep, infos, CLAIMED_SYNTHETIC_AT).value,
-                            "reasons": rep.reasons})
+            out += enroll_and_scan(det, folder, spk, reals[spk][:ENROLL_CLIPS], calls)
+        for spk in libri_spk:
+            utts = sorted(libri[spk], key=lambda r: r["path"])
+            out += enroll_and_scan(det, Path(args.data), spk, utts[:ENROLL_CLIPS],
+                                   [("genuine-librispeech", r) for r in utts[ENROLL_CLIPS:]])
     print(f"scanned {len(val_rows) + len(out)} clips in {time.time() - t0:.0f} s")
 
     # 3. the numbers
-    for kind in ("genuine", "clone"):
+    clone_scores = [o["synthetic"] for o in out if o["kind"] == "clone" and o["synthetic"] is not None]
+    e, _ = eer(np.array(val_scores), np.array(clone_scores))
+    print(f"synthetic_speech score, clones vs validation reals: AUC {roc_auc(np.array(val_scores), np.array(clone_scores)):.2f}, "
+          f"EER {100 * e:.0f} %")
+    for kind in ("genuine", "genuine-librispeech", "clone"):
         sel = [o for o in out if o["kind"] == kind]
         print(f"\n{kind} calls: {len(sel)} (speaker match {share([o['match'] is True for o in sel])})")
         print(f"  authentic before (no claimed rule): {share([o['before'] == 'authentic' for o in sel])}")
         print(f"  authentic with T_claimed {CLAIMED_SYNTHETIC_AT:g}:      {share([o['after'] == 'authentic' for o in sel])}")
     print("\nby family (clones authentic before -> with the rule; genuine authentic with the rule):")
-    fams = sorted({o["family"] for o in out})
+    fams = sorted({o["family"] for o in out if o["kind"] != "genuine-librispeech"})
     for fam in fams:
         cl = [o for o in out if o["family"] == fam and o["kind"] == "clone"]
         ge = [o for o in out if o["family"] == fam and o["kind"] == "genuine"]
@@ -142,10 +144,34 @@ def main() -> None:
     for t in (20, 30, 40, 50, 60):
         cl = [verdict_at(o, t) for o in out if o["kind"] == "clone"]
         ge = [verdict_at(o, t) for o in out if o["kind"] == "genuine"]
-        print(f"  T {t:3d}: clones {share(cl)}, genuine {share(ge)}")
+        gl = [verdict_at(o, t) for o in out if o["kind"] == "genuine-librispeech"]
+        print(f"  T {t:3d}: clones {share(cl)}, genuine {share(ge)}, genuine LibriSpeech {share(gl)}")
     if args.json:
         Path(args.json).write_text(json.dumps({"mark_picked": mark, "validation_scores": val_scores,
                                                "rows": out}, indent=1))
+
+
+def enroll_and_scan(det, folder: Path, spk: str, enroll_rows: list[dict], calls: list[tuple[str, dict]]) -> list[dict]:
+    """Enroll `spk` from enroll_rows, scan calls [(kind, manifest row)] claiming it -> one row per call
+    (none when the enrolment fails: printed)."""
+    name = "spk_" + "".join(ch if ch.isalnum() or ch in "_.-" else "_" for ch in spk)
+    try:
+        voices.enroll(name, [load_audio(folder / r["path"]) for r in enroll_rows])
+    except voices.VoiceError as e:
+        print(f"  skipped {spk}: {e}")
+        return []
+    rows = []
+    for (kind, r), rep in zip(calls, det.scan_many([folder / r["path"] for _, r in calls], claimed=name)):
+        if rep.verdict == Verdict.error:
+            print(f"  error on {r['path']}: {rep.error}")
+            continue
+        spk_res, syn = rep.checks["speaker"], rep.checks[SYNTHETIC_CHECK]
+        rows.append({"path": r["path"], "kind": kind, "speaker": spk, "family": r["family"],
+                     "generator": r["generator"], "match": spk_res.fields.get("match"),
+                     "similarity": spk_res.fields.get("similarity"), "synthetic": syn.score,
+                     "before": verdict(rep, det.infos, None).value,
+                     "after": verdict(rep, det.infos, CLAIMED_SYNTHETIC_AT).value, "reasons": rep.reasons})
+    return rows
 
 
 def verdict_at(o: dict, t: float) -> bool:
