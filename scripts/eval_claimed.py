@@ -74,67 +74,52 @@ def share(xs: list[bool]) -> str:
     return f"{sum(xs)}/{len(xs)} = {100 * sum(xs) / len(xs):.0f} %" if xs else "-"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
-    ap.add_argument("--json", help="write the per-clip rows here")
-    args = ap.parse_args()
-    torch.set_num_threads(1)
-    folder = Path(args.data) / "fake-speech" / "clones"
+def read_clones(folder: Path) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
+    """The clones manifest -> (real rows by speaker, fake rows by speaker), each sorted by path."""
     with open(folder / "manifest.csv") as f:
         rows = sorted(csv.DictReader(f), key=lambda r: r["path"])
     reals, fakes = defaultdict(list), defaultdict(list)
     for r in rows:
         (reals if r["label"] == "real" else fakes)[r["speaker"]].append(r)
-    test_spk = sorted(s for s in reals if len(reals[s]) >= ENROLL_CLIPS)
-    val_rows = [r for s in reals if len(reals[s]) < ENROLL_CLIPS for r in reals[s]]
-    print(f"test speakers (>= {ENROLL_CLIPS} reals): {len(test_spk)}; validation reals "
-          f"(speakers with 1 real): {len(val_rows)}")
+    return reals, fakes
 
-    t0 = time.time()
-    det = avdetect.load("cpu", checks=[SyntheticSpeechCheck, SpeakerCheck])
 
-    # 1. validation: pick T from reals only
-    val = [rep.checks.get(SYNTHETIC_CHECK) for rep in det.scan_many([folder / r["path"] for r in val_rows])]
-    val_scores = [c.score for c in val if c is not None and c.score is not None]
-    mark = pick_mark(val_scores)
-    print(f"validation: {len(val_scores)} of {len(val_rows)} reals judged by synthetic_speech; "
-          f"picked T_claimed = {mark} (shipped CLAIMED_SYNTHETIC_AT = {CLAIMED_SYNTHETIC_AT:g})")
-    if not math.isclose(mark, CLAIMED_SYNTHETIC_AT):
-        print("  NOTE: the shipped mark differs from the one this rule picks; the test uses the shipped one")
-
-    # 2. test: enroll, then scan genuine calls and clones with the claim
+def read_librispeech(data: Path) -> dict[str, list[dict]]:
+    """LibriSpeech rows of the shared manifest by speaker (sorted by path), for speakers with
+    LIBRI_UTTERANCES utterances or more."""
     libri = defaultdict(list)
-    with open(Path(args.data) / "manifest.csv") as f:
+    with open(data / "manifest.csv") as f:
         for r in csv.DictReader(f):
             if r["kind"] == "librispeech":
                 libri[r["speaker"]].append({**r, "family": "librispeech", "generator": "real"})
-    libri_spk = sorted(s for s in libri if len(libri[s]) >= LIBRI_UTTERANCES)
-    out = []
-    with tempfile.TemporaryDirectory() as home:
-        os.environ["AVDETECT_HOME"] = home  # never the user's voice store
-        for spk in test_spk:
-            calls = [("genuine", r) for r in reals[spk][ENROLL_CLIPS:]] + [("clone", r) for r in fakes[spk]]
-            out += enroll_and_scan(det, folder, spk, reals[spk][:ENROLL_CLIPS], calls)
-        for spk in libri_spk:
-            utts = sorted(libri[spk], key=lambda r: r["path"])
-            out += enroll_and_scan(det, Path(args.data), spk, utts[:ENROLL_CLIPS],
-                                   [("genuine-librispeech", r) for r in utts[ENROLL_CLIPS:]])
-    print(f"scanned {len(val_rows) + len(out)} clips in {time.time() - t0:.0f} s")
+    return {s: sorted(v, key=lambda r: r["path"]) for s, v in sorted(libri.items()) if len(v) >= LIBRI_UTTERANCES}
 
-    # 3. the numbers
+
+def validation_mark(det, folder: Path, rows: list[dict]) -> tuple[int, list[float]]:
+    """Scan the validation reals without a claim -> (the mark pick_mark chooses, their judged scores)."""
+    val = [rep.checks.get(SYNTHETIC_CHECK) for rep in det.scan_many([folder / r["path"] for r in rows])]
+    scores = [c.score for c in val if c is not None and c.score is not None]
+    mark = pick_mark(scores)
+    print(f"validation: {len(scores)} of {len(rows)} reals judged by synthetic_speech; "
+          f"picked T_claimed = {mark} (shipped CLAIMED_SYNTHETIC_AT = {CLAIMED_SYNTHETIC_AT:g})")
+    if not math.isclose(mark, CLAIMED_SYNTHETIC_AT):
+        print("  NOTE: the shipped mark differs from the one this rule picks; the test uses the shipped one")
+    return mark, scores
+
+
+def print_numbers(out: list[dict], val_scores: list[float]) -> None:
+    """The tables of docs/voice.md from the scanned rows."""
     clone_scores = [o["synthetic"] for o in out if o["kind"] == "clone" and o["synthetic"] is not None]
-    e, _ = eer(np.array(val_scores), np.array(clone_scores))
-    print(f"synthetic_speech score, clones vs validation reals: AUC {roc_auc(np.array(val_scores), np.array(clone_scores)):.2f}, "
-          f"EER {100 * e:.0f} %")
+    neg, pos = np.array(val_scores), np.array(clone_scores)
+    print(f"synthetic_speech score, clones vs validation reals: AUC {roc_auc(neg, pos):.2f}, "
+          f"EER {100 * eer(neg, pos)[0]:.0f} %")
     for kind in ("genuine", "genuine-librispeech", "clone"):
         sel = [o for o in out if o["kind"] == kind]
         print(f"\n{kind} calls: {len(sel)} (speaker match {share([o['match'] is True for o in sel])})")
         print(f"  authentic before (no claimed rule): {share([o['before'] == 'authentic' for o in sel])}")
         print(f"  authentic with T_claimed {CLAIMED_SYNTHETIC_AT:g}:      {share([o['after'] == 'authentic' for o in sel])}")
     print("\nby family (clones authentic before -> with the rule; genuine authentic with the rule):")
-    fams = sorted({o["family"] for o in out if o["kind"] != "genuine-librispeech"})
-    for fam in fams:
+    for fam in sorted({o["family"] for o in out if o["kind"] != "genuine-librispeech"}):
         cl = [o for o in out if o["family"] == fam and o["kind"] == "clone"]
         ge = [o for o in out if o["family"] == fam and o["kind"] == "genuine"]
         print(f"  {fam:20s} clones {share([o['before'] == 'authentic' for o in cl]):>16s} -> "
@@ -142,10 +127,38 @@ def main() -> None:
               f"{share([o['after'] == 'authentic' for o in ge])}")
     print("\nfor information only (not used to pick T): clones / genuine authentic at other marks")
     for t in (20, 30, 40, 50, 60):
-        cl = [verdict_at(o, t) for o in out if o["kind"] == "clone"]
-        ge = [verdict_at(o, t) for o in out if o["kind"] == "genuine"]
-        gl = [verdict_at(o, t) for o in out if o["kind"] == "genuine-librispeech"]
+        cl, ge, gl = ([verdict_at(o, t) for o in out if o["kind"] == k]
+                      for k in ("clone", "genuine", "genuine-librispeech"))
         print(f"  T {t:3d}: clones {share(cl)}, genuine {share(ge)}, genuine LibriSpeech {share(gl)}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--json", help="write the per-clip rows here")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    data = Path(args.data)
+    folder = data / "fake-speech" / "clones"
+    reals, fakes = read_clones(folder)
+    test_spk = sorted(s for s in reals if len(reals[s]) >= ENROLL_CLIPS)
+    val_rows = [r for s in reals if len(reals[s]) < ENROLL_CLIPS for r in reals[s]]
+    print(f"test speakers (>= {ENROLL_CLIPS} reals): {len(test_spk)}; validation reals "
+          f"(speakers with 1 real): {len(val_rows)}")
+    t0 = time.time()
+    det = avdetect.load("cpu", checks=[SyntheticSpeechCheck, SpeakerCheck])
+    mark, val_scores = validation_mark(det, folder, val_rows)  # 1. T from validation reals only
+    out = []  # 2. test: enroll, then scan genuine calls and clones with the claim
+    with tempfile.TemporaryDirectory() as home:
+        os.environ["AVDETECT_HOME"] = home  # never the user's voice store
+        for spk in test_spk:
+            calls = [("genuine", r) for r in reals[spk][ENROLL_CLIPS:]] + [("clone", r) for r in fakes[spk]]
+            out += enroll_and_scan(det, folder, spk, reals[spk][:ENROLL_CLIPS], calls)
+        for spk, utts in read_librispeech(data).items():
+            out += enroll_and_scan(det, data, spk, utts[:ENROLL_CLIPS],
+                                   [("genuine-librispeech", r) for r in utts[ENROLL_CLIPS:]])
+    print(f"scanned {len(val_rows) + len(out)} clips in {time.time() - t0:.0f} s")
+    print_numbers(out, val_scores)  # 3. the numbers
     if args.json:
         Path(args.json).write_text(json.dumps({"mark_picked": mark, "validation_scores": val_scores,
                                                "rows": out}, indent=1))
