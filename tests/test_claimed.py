@@ -111,3 +111,27 @@ def test_enrolled_ljspeech_voice_its_vocoder_clones_and_its_genuine_calls(tmp_pa
         authentic_matches += r["label"] == "real" and spk["match"] is True and d["verdict"] == "authentic"
     assert fired["fake"] >= 1, "no LJSpeech vocoder clone reached the claimed mark: the rule is untested here"
     assert authentic_matches >= 0.8 * len(reals[2:]), (authentic_matches, len(reals[2:]))
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not (CLONES / "manifest.csv").exists(), reason=f"shared clones not found at {CLONES}")
+def test_a_match_just_over_the_threshold_gives_its_own_reason(tmp_path, monkeypatch):
+    """A voice that matches, but so narrowly that its score counts as suspicious (40-50), says
+    so in words instead of a generic 'at or above its mark' (it is below the speaker check's mark)."""
+    from avdetect import voices
+    from avdetect.checks.speaker import check_speaker
+    from avdetect.io import load_audio
+
+    monkeypatch.setenv("AVDETECT_HOME", str(tmp_path))
+    reals = sorted(r["path"] for r in csv.DictReader((CLONES / "manifest.csv").open())
+                   if r["speaker"] == "LJSpeech" and r["label"] == "real")
+    voices.enroll("ceo", [load_audio(CLONES / p) for p in reals[:2]])
+    call = load_audio(CLONES / reals[2]).samples
+    sim = check_speaker(call, None, "ceo").fields["similarity"]
+    close = check_speaker(call, None, "ceo", threshold=sim - 0.005)  # a threshold just under it
+    assert close.fields["match"] and SUSPICIOUS_THRESHOLD <= close.score < 50
+    assert close.reasons[0].startswith("voice only just matches the enrolled voice of ceo (similarity ")
+    clear = check_speaker(call, None, "ceo", threshold=sim - 0.1)
+    assert clear.fields["match"] and clear.score < SUSPICIOUS_THRESHOLD and clear.reasons == []
+    rep = build_report("call.wav", 4.0, {"speaker": close}).to_dict()
+    assert rep["verdict"] == "suspicious" and not any("at or above its mark" in r for r in rep["reasons"])

@@ -15,7 +15,7 @@ from ..audio.features import n_video_frames
 from ..audio.vad import VadBackend, speech_activity
 from ..constants import AUDIO_SAMPLES_PER_FRAME, SAMPLE_RATE, VIDEO_FPS
 from ..features import ClipFeatures
-from ..fusion import SPEAKER_SCORE_SLOPE, SPEAKER_SIMILARITY_THRESHOLD
+from ..fusion import SPEAKER_SCORE_SLOPE, SPEAKER_SIMILARITY_THRESHOLD, SUSPICIOUS_THRESHOLD
 from ..windows import window_starts
 from .base import CheckResult, Reliability, ScanContext, Segment, Settings, Status
 from .synthetic_speech import audio_applicability
@@ -77,9 +77,16 @@ def check_speaker(samples: np.ndarray, speech: np.ndarray | None, claimed: str,
     sim = cosine(embed(speech_only(samples, speech), device), profile.embedding)
     match = sim >= threshold
     fields.update(similarity=round(sim, 3), match=bool(match))
-    reasons = [] if match else [f"voice does not match the enrolled voice of {claimed} "
-                                f"(similarity {sim:.2f}, threshold {threshold:.2f})"]
-    return CheckResult(Status.ok, similarity_score(sim, threshold), None,
+    score = similarity_score(sim, threshold)
+    if not match:
+        reasons = [f"voice does not match the enrolled voice of {claimed} (similarity {sim:.2f}, threshold "
+                   f"{threshold:.2f})"]
+    elif score >= SUSPICIOUS_THRESHOLD:  # a match this close to the threshold counts as suspicious
+        reasons = [f"voice only just matches the enrolled voice of {claimed} (similarity {sim:.2f}, threshold "
+                   f"{threshold:.2f}): too close to tell"]
+    else:
+        reasons = []
+    return CheckResult(Status.ok, score, None,
                        _segments(samples, speech, profile.embedding, device), fields=fields, reasons=reasons)
 
 
