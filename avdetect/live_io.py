@@ -1,19 +1,25 @@
 """Live audio sources for `avdetect listen`: the streaming side of the I/O boundary (io.py reads
 finished files; this reads sources that are still going).
 
-A source is `-` (stdin), a URL PyAV can open (rtp, rtsp, srt, http, ...) or a file that may still
-be growing (read on until it stops growing for `follow_s` seconds). Its bytes are raw PCM s16le
-16 kHz mono (`s16le`) or any container FFmpeg can demux from a stream (`auto`: wav, ogg, mkv,
-mpeg-ts, ...; an mp4 whose index sits at the end cannot be streamed). Yields (N,) float32 16 kHz
+A source is `-` (stdin), a URL PyAV can open (rtp, rtsp, srt, http, ...), a sound device
+(`DRIVER:NAME`, DRIVER one of DEVICE_DRIVERS: `alsa:default`, `pulse:default`, `avfoundation::0`,
+`dshow:audio=Microphone`; opened through FFmpeg's capture input of that name) or a file that may
+still be growing (read on until it stops growing for `follow_s` seconds). The bytes of stdin, a
+URL or a file are raw PCM s16le 16 kHz mono (`s16le`) or any container FFmpeg can demux from a
+stream (`auto`: wav, ogg, mkv, mpeg-ts, ...; an mp4 whose index sits at the end cannot be
+streamed); a device gives whatever rate and channels it captures. Yields (N,) float32 16 kHz mono
 chunks, as they arrive.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import io as _bytes_io
 import os
+import re
 import sys
+import tempfile
 import time
 from typing import BinaryIO, Iterator
 
@@ -27,6 +33,11 @@ RAW_CHUNK_S = 0.1  # s of raw PCM read per chunk (latency floor of a raw source)
 FOLLOW_POLL_S = 0.1  # s between looks at a growing file
 DEFAULT_FOLLOW_S = 5.0  # s without growth that end a growing file
 S16_SCALE = 32768.0
+# FFmpeg's audio capture inputs (libavdevice); which of them a build has: av.formats_available
+DEVICE_DRIVERS = ("alsa", "pulse", "oss", "jack", "sndio", "openal", "avfoundation", "dshow")
+DEFAULT_DEVICE = "default"  # the device name when none follows `DRIVER:`
+# alsa-lib writes its errors straight to file descriptor 2: "ALSA lib pcm.c:2722:(snd_pcm_open_noupdate) Unknown PCM x"
+NATIVE_LOG_PREFIX = re.compile(r"^ALSA lib \S+:\d+:\(\w+\)\s*")
 
 
 class SourceFormat(str, enum.Enum):
@@ -70,8 +81,71 @@ class FollowFile(_bytes_io.RawIOBase):
         super().close()
 
 
+class DeviceError(MediaError):
+    """A sound device that cannot be opened (the CLI exits 2: the command line names it)."""
+
+
 def is_url(source: str) -> bool:
     return "://" in source
+
+
+def device_spec(source: str) -> tuple[str, str] | None:
+    """`DRIVER:NAME` with DRIVER in DEVICE_DRIVERS -> (driver, name; DEFAULT_DEVICE when empty),
+    anything else (`-`, a URL, a path) -> None."""
+    driver, sep, name = source.partition(":")
+    if not sep or is_url(source) or driver not in DEVICE_DRIVERS:
+        return None
+    return driver, name or DEFAULT_DEVICE
+
+
+def default_format(source: str) -> "SourceFormat":
+    """Raw s16le for `-`, else a container (or device) FFmpeg probes."""
+    return SourceFormat.s16le if source == "-" else SourceFormat.auto
+
+
+@contextlib.contextmanager
+def native_stderr_captured() -> Iterator[list[str]]:
+    """Within: what native libraries write to file descriptor 2 goes to a list (filled on exit,
+    one line per item) instead of the terminal. Python's own sys.stderr is flushed first."""
+    sys.stderr.flush()
+    lines: list[str] = []
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            lines += [ln.strip() for ln in sink.read().decode(errors="replace").splitlines() if ln.strip()]
+
+
+def open_device(source: str):
+    """A sound device `DRIVER:NAME` -> an open PyAV input container with an audio stream.
+
+    Raises DeviceError with one line: "no sound device 'alsa:default' (alsa: Unknown PCM default)".
+    """
+    spec = device_spec(source)
+    assert spec is not None, source
+    driver, name = spec
+    if driver not in av.formats_available:
+        have = ", ".join(d for d in DEVICE_DRIVERS if d in av.formats_available) or "none"
+        raise DeviceError(f"no sound device {source!r} ({driver}: this FFmpeg build has no {driver} input; "
+                          f"its sound inputs: {have})")
+    failure: Exception | None = None
+    with native_stderr_captured() as native:
+        try:
+            container = av.open(name, mode="r", format=driver)
+        except (av.FFmpegError, OSError, ValueError) as e:
+            failure = e
+    if failure is not None:
+        said = NATIVE_LOG_PREFIX.sub("", native[-1])[:160] if native else reason(failure)
+        raise DeviceError(f"no sound device {source!r} ({driver}: {said})")
+    if not container.streams.audio:
+        container.close()
+        raise DeviceError(f"no sound device {source!r} ({driver}: {name} captures no audio)")
+    return container
 
 
 def open_source(source: str, follow_s: float = DEFAULT_FOLLOW_S) -> BinaryIO | str:
@@ -111,6 +185,11 @@ def container_chunks(source: BinaryIO | str, name: str) -> Iterator[np.ndarray]:
         container = av.open(source, mode="r")
     except (av.FFmpegError, OSError) as e:
         raise MediaError(f"{name}: cannot open the stream ({reason(e)})") from None
+    yield from decoded_chunks(container, name)
+
+
+def decoded_chunks(container, name: str) -> Iterator[np.ndarray]:
+    """An open PyAV input container (closed at the end) -> (N,) float32 16 kHz mono chunks."""
     with container:
         if not container.streams.audio:
             raise MediaError(f"{name}: the stream has no audio")
@@ -127,8 +206,14 @@ def container_chunks(source: BinaryIO | str, name: str) -> Iterator[np.ndarray]:
 
 def pcm_chunks(source: str, fmt: SourceFormat | str = SourceFormat.auto,
                follow_s: float = DEFAULT_FOLLOW_S) -> Iterator[np.ndarray]:
-    """A live source -> (N,) float32 16 kHz mono chunks as they arrive. Raises MediaError."""
+    """A live source -> (N,) float32 16 kHz mono chunks as they arrive. Raises MediaError
+    (DeviceError for a sound device that cannot be opened)."""
     fmt = SourceFormat(fmt)
+    if device_spec(source) is not None:
+        if fmt == SourceFormat.s16le:
+            raise MediaError(f"{source}: a sound device is read through FFmpeg: use --format auto")
+        yield from decoded_chunks(open_device(source), source)
+        return
     opened = open_source(source, follow_s)
     if fmt == SourceFormat.s16le:
         if isinstance(opened, str):
