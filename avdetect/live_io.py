@@ -36,6 +36,11 @@ S16_SCALE = 32768.0
 # FFmpeg's audio capture inputs (libavdevice); which of them a build has: av.formats_available
 DEVICE_DRIVERS = ("alsa", "pulse", "oss", "jack", "sndio", "openal", "avfoundation", "dshow")
 DEFAULT_DEVICE = "default"  # the device name when none follows `DRIVER:`
+# The alsa-lib inside PyAV's wheel looks for its configuration where it was built
+# (/tmp/vendor/share/alsa/alsa.conf): without ALSA_CONFIG_PATH no device name resolves.
+ALSA_CONFIG_ENV = "ALSA_CONFIG_PATH"
+SYSTEM_ALSA_CONFIG = "/usr/share/alsa/alsa.conf"
+ALSA_CARDS = "/proc/asound/cards"  # the kernel's sound cards (absent: no sound driver loaded)
 # alsa-lib writes its errors straight to file descriptor 2: "ALSA lib pcm.c:2722:(snd_pcm_open_noupdate) Unknown PCM x"
 NATIVE_LOG_PREFIX = re.compile(r"^ALSA lib \S+:\d+:\(\w+\)\s*")
 
@@ -133,6 +138,8 @@ def open_device(source: str):
         have = ", ".join(d for d in DEVICE_DRIVERS if d in av.formats_available) or "none"
         raise DeviceError(f"no sound device {source!r} ({driver}: this FFmpeg build has no {driver} input; "
                           f"its sound inputs: {have})")
+    if driver == "alsa" and ALSA_CONFIG_ENV not in os.environ and os.path.isfile(SYSTEM_ALSA_CONFIG):
+        os.environ[ALSA_CONFIG_ENV] = SYSTEM_ALSA_CONFIG  # the system's devices (read at each open)
     failure: Exception | None = None
     with native_stderr_captured() as native:
         try:
@@ -141,6 +148,8 @@ def open_device(source: str):
             failure = e
     if failure is not None:
         said = NATIVE_LOG_PREFIX.sub("", native[-1])[:160] if native else reason(failure)
+        if driver == "alsa" and not os.path.exists(ALSA_CARDS):
+            said += f"; this machine has no sound card: no {ALSA_CARDS}"
         raise DeviceError(f"no sound device {source!r} ({driver}: {said})")
     if not container.streams.audio:
         container.close()

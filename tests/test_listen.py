@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from rich.console import Console
@@ -20,7 +21,7 @@ from avdetect import io as avio
 from avdetect import synth, voices
 from avdetect.constants import SAMPLE_RATE
 from avdetect.listen import STEP_S, screen
-from avdetect.live_io import device_spec
+from avdetect.live_io import SYSTEM_ALSA_CONFIG, device_spec
 from avdetect.live_view import ALERT_STYLE, ViewState, render
 
 from listen_helpers import REPO, pcm_s16le, run_listen, wav_bytes
@@ -241,3 +242,24 @@ def test_ctrl_c_prints_the_end_line_and_exits_130(call):
     end = json.loads(out.splitlines()[-1])
     assert proc.returncode == 130 and [e["t_s"] for e in lines] == [2.0, 4.0], err
     assert end["event"] == "end" and 4.0 <= end["t_s"] <= 5.0 and "Traceback" not in err.decode()
+
+
+@pytest.mark.skipif("alsa" not in av.formats_available or not Path(SYSTEM_ALSA_CONFIG).is_file(),
+                    reason="needs PyAV's alsa input and the system's ALSA configuration")
+def test_an_alsa_device_is_screened_until_ctrl_c():
+    """alsa:null, ALSA's null device, captures without a sound card (48 kHz stereo, as fast as it is
+    read): the device path through FFmpeg end to end, stopped with Ctrl-C as a live device is."""
+    proc = subprocess.Popen([sys.executable, "-m", "avdetect", "listen", "alsa:null", "--no-live"], cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    guard = threading.Timer(120, proc.kill)
+    guard.start()
+    try:
+        first = [json.loads(proc.stdout.readline()) for _ in range(2)]
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        guard.cancel()
+    assert [e["event"] for e in first] == ["start", "window"] and first[1]["t_s"] == 2.0, err
+    end = json.loads(out.splitlines()[-1])
+    assert proc.returncode == 130 and end["event"] == "end" and end["t_s"] >= 2.0, err
