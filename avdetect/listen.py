@@ -12,7 +12,8 @@ it (the lower of the two counts), so one odd window does not flag a call, and a 
 starts at t is confirmed by about t + 3-4 s (two windows holding >= 2 s of it).
 
 Events (dicts; `avdetect listen` prints them as JSON lines):
-  {"event": "start", "claimed", "step_s", "window_s"}  once the models are loaded, before any audio
+  {"event": "start", "claimed", "step_s", "window_s"}  once the models are loaded and warmed up,
+      before any audio
   {"event": "window", "t_s", "window_start_s", "speech_s", "synthetic_speech", ["similarity",
    "match", "speaker_score"], "score", "verdict", "running_verdict", "running_score", "lag_s"}
       every STEP_S (2 s) of audio
