@@ -94,10 +94,11 @@ class CallScreen:
 
     def warm_up(self) -> None:
         """Run each model once on every window length a call gives (hop_s, 2 hop_s, ... window_s of
-        noise) before the call starts. Their first calls pay a one-off set-up: the speaker
-        encoder's first embedding imports librosa's spectral code (scipy.signal, numba): 2-3 s, and
-        37 s once with a cold disk cache on the project machine; a new input length builds new
-        torch kernels. Paid inside the call, it put its first windows seconds behind the live edge."""
+        noise) before the call starts, so no one-off first-call set-up is paid inside the call. The
+        speaker encoder's first embedding imports librosa's spectral code (scipy.signal, numba):
+        2-3 s on the project machine, 37 s once with a cold disk cache; it put the first window of a
+        --claimed call 1.1 s behind the live edge. The spoof network's first 4 s window took 0.27 s
+        once in a fresh process (later ones 3-15 ms)."""
         noise = np.random.default_rng(0).standard_normal(self.window).astype(np.float32) * WARM_UP_RMS
         for n in range(self.hop, self.window + 1, self.hop):
             score_windows(self.model, noise[:n], [0], n, self.device)

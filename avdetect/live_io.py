@@ -114,7 +114,11 @@ def native_stderr_captured() -> Iterator[list[str]]:
     one line per item) instead of the terminal. Python's own sys.stderr is flushed first."""
     sys.stderr.flush()
     lines: list[str] = []
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no file descriptor 2 (a detached process): nothing to keep clean
+        yield lines
+        return
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 2)
         try:
