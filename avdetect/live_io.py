@@ -90,6 +90,18 @@ class DeviceError(MediaError):
     """A sound device that cannot be opened (the CLI exits 2: the command line names it)."""
 
 
+class ReadAvailable:
+    """A pipe handed to FFmpeg: read(n) returns what has already arrived (1 to n bytes) instead of
+    waiting for all n. FFmpeg reads 32 KiB at a time, a second of 16 kHz mono WAV: a full read
+    held the audio back up to that long (measured: windows 0.1-0.4 s behind, growing)."""
+
+    def __init__(self, pipe: BinaryIO) -> None:
+        self.pipe = pipe
+
+    def read(self, n: int = -1) -> bytes:
+        return self.pipe.read1(n) if n > 0 else self.pipe.read()
+
+
 def is_url(source: str) -> bool:
     return "://" in source
 
@@ -232,5 +244,7 @@ def pcm_chunks(source: str, fmt: SourceFormat | str = SourceFormat.auto,
         if isinstance(opened, str):
             raise MediaError(f"{source}: a URL is read through FFmpeg: use --format auto")
         yield from raw_chunks(opened)
+    elif source == "-":
+        yield from container_chunks(ReadAvailable(opened), "stdin")
     else:
-        yield from container_chunks(opened, "stdin" if source == "-" else source)
+        yield from container_chunks(opened, source)
