@@ -1,5 +1,5 @@
-"""`avdetect serve` (the HTTP service) and `avdetect listen` (live call screening); the main CLI
-calls register(app)."""
+"""`avdetect serve` (the HTTP service); register(app) adds it and `avdetect listen` (cli_listen) to
+the main CLI."""
 
 from __future__ import annotations
 
@@ -55,54 +55,7 @@ def serve_cmd(
 
 def register(app: typer.Typer) -> None:
     """Add `serve` and `listen` to the main avdetect app."""
+    from .cli_listen import listen_cmd
+
     app.command("serve")(serve_cmd)
     app.command("listen")(listen_cmd)
-
-
-def listen_cmd(
-    source: str = typer.Argument(..., help="- (stdin), a URL FFmpeg can open (rtp, rtsp, srt, http), or a file "
-                                           "that may still be growing."),
-    claimed: Optional[str] = typer.Option(None, "--claimed", help="Check the voice against this enrolled person."),
-    format: Optional[str] = typer.Option(None, "--format", help="s16le: raw PCM 16 kHz mono (default for -); "
-                                                                "auto: any container FFmpeg reads (default "
-                                                                "for URLs and files)."),
-    follow: float = typer.Option(5.0, "--follow", help="A growing file ends after this many seconds "
-                                                       "without new bytes."),
-    device: str = typer.Option("cpu", "--device", help=DEVICE_HELP),
-    threads: int = typer.Option(1, "--threads", help="torch CPU threads. 1 (default): a 4 s window takes about "
-                                                     "30 ms; more threads spin against other processes on a "
-                                                     "busy machine and stall for seconds."),
-) -> None:
-    """Screen a live call: a JSON line every 2 s of audio, an alert line the moment it turns
-    suspicious or fake (exit 0 at the end of the stream; 1 if the source broke)."""
-    import json
-
-    from .checks import synthetic_speech, speaker
-    from .io import MediaError
-    from .listen import stream
-    from .live_io import SourceFormat
-    from .voices import VoiceError
-
-    if format is not None and format not in {f.value for f in SourceFormat}:
-        fail(f"--format must be s16le or auto, not {format!r}")
-    settings = settings_or_exit(device, LipSyncMethod.correlation, claimed)
-    import torch
-
-    from .detector import Detector
-
-    torch.set_num_threads(max(1, threads))
-    try:
-        detector = Detector(settings, checks=(synthetic_speech.SyntheticSpeechCheck, speaker.SpeakerCheck))
-    except Exception as e:  # noqa: BLE001 - one line, never a traceback
-        fail(f"cannot load the models: {e}")
-    try:
-        for event in stream(detector, source, claimed, fmt=format, follow_s=follow):
-            typer.echo(json.dumps(event))
-            if event["event"] == "alert":
-                typer.echo(f"ALERT at {event['t_s']:.0f} s: {event['verdict']} "
-                           f"({'; '.join(event['reasons']) or 'score ' + str(event['score'])})", err=True)
-    except (MediaError, VoiceError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1)
-    except BrokenPipeError:
-        raise typer.Exit(0)

@@ -12,7 +12,8 @@ it (the lower of the two counts), so one odd window does not flag a call, and a 
 starts at t is confirmed by about t + 3-4 s (two windows holding >= 2 s of it).
 
 Events (dicts; `avdetect listen` prints them as JSON lines):
-  {"event": "start", "claimed", "step_s", "window_s"}  once the models are loaded, before any audio
+  {"event": "start", "claimed", "step_s", "window_s"}  once the models are loaded and warmed up,
+      before any audio
   {"event": "window", "t_s", "window_start_s", "speech_s", "synthetic_speech", ["similarity",
    "match", "speaker_score"], "score", "verdict", "running_verdict", "running_score", "lag_s"}
       every STEP_S (2 s) of audio
@@ -38,13 +39,14 @@ from .checks.speaker import similarity_score
 from .checks.synthetic_speech import MIN_WINDOW_SPEECH_FRACTION, score_windows
 from .constants import SAMPLE_RATE, VIDEO_FPS
 from .fusion import SPEAKER_SIMILARITY_THRESHOLD, SUSPICIOUS_THRESHOLD, Verdict, verdict_for
-from .live_io import DEFAULT_FOLLOW_S, SourceFormat, pcm_chunks
+from .live_io import DEFAULT_FOLLOW_S, SourceFormat, default_format, pcm_chunks
 
 STEP_S = 2.0  # s of audio between printed window events
 HOP_S = 1.0  # s of audio between judged windows (alerts can come on any hop)
 WINDOW_S = 4.0  # s judged each hop: the spoof network's window
 MIN_SPEECH_S = 1.0  # s of speech a window needs to be judged
 ALERT_VERDICTS = (Verdict.suspicious, Verdict.fake)
+WARM_UP_RMS = 0.1  # loudness of the noise the models are warmed up on (full scale 1.0)
 
 
 @dataclass
@@ -64,11 +66,12 @@ class CallScreen:
     """Feed audio chunks of a live call; get events back (see the module doc).
 
     detector: a loaded Detector (its synthetic_speech check's network and its check weights are
-    used); claimed: an enrolled voice name (voices.load raises VoiceError for an unknown one).
+    used); claimed: an enrolled voice name (voices.load raises VoiceError for an unknown one);
+    warm_up: run the models once before any audio (see warm_up).
     """
 
     def __init__(self, detector, claimed: str | None = None, *, step_s: float = STEP_S, hop_s: float = HOP_S,
-                 window_s: float = WINDOW_S) -> None:
+                 window_s: float = WINDOW_S, warm_up: bool = True) -> None:
         from . import voices
 
         assert step_s % hop_s == 0 and window_s >= hop_s, (step_s, hop_s, window_s)
@@ -86,6 +89,21 @@ class CallScreen:
         self.running = Verdict.not_applicable
         self.alerted: set[Verdict] = set()
         self.max_lag = 0.0
+        if warm_up:
+            self.warm_up()
+
+    def warm_up(self) -> None:
+        """Run each model once on every window length a call gives (hop_s, 2 hop_s, ... window_s of
+        noise) before the call starts, so no one-off first-call set-up is paid inside the call. The
+        speaker encoder's first embedding imports librosa's spectral code (scipy.signal, numba):
+        2-3 s on the project machine, 37 s once with a cold disk cache; it put the first window of a
+        --claimed call 1.1 s behind the live edge. The spoof network's first 4 s window took 0.27 s
+        once in a fresh process (later ones 3-15 ms)."""
+        noise = np.random.default_rng(0).standard_normal(self.window).astype(np.float32) * WARM_UP_RMS
+        for n in range(self.hop, self.window + 1, self.hop):
+            score_windows(self.model, noise[:n], [0], n, self.device)
+        if self.profile is not None:
+            embed(noise, self.device)
 
     def feed(self, samples: np.ndarray, arrived: float | None = None) -> list[dict[str, Any]]:
         """samples (N,) float32 16 kHz, in order; arrived: time.monotonic() when they came
@@ -185,8 +203,9 @@ def screen(detector, chunks: Iterable[np.ndarray], claimed: str | None = None, *
 
 def stream(detector, source: str, claimed: str | None = None, *, fmt: SourceFormat | str | None = None,
            follow_s: float = DEFAULT_FOLLOW_S, **kw) -> Iterator[dict[str, Any]]:
-    """A live source (`-`, a URL, a growing file) -> events. fmt None: raw s16le for `-`, else a
-    container FFmpeg probes. Raises io.MediaError (unreadable source), voices.VoiceError."""
+    """A live source (`-`, a URL, a sound device `alsa:default`, a growing file) -> events. fmt None:
+    raw s16le for `-`, else a container FFmpeg probes. Raises io.MediaError (unreadable source;
+    live_io.DeviceError for a sound device that cannot be opened), voices.VoiceError."""
     if fmt is None:
-        fmt = SourceFormat.s16le if source == "-" else SourceFormat.auto
+        fmt = default_format(source)
     yield from screen(detector, pcm_chunks(source, fmt, follow_s), claimed, **kw)

@@ -7,8 +7,8 @@ with a cloned voice (a vstts clip that the shipped spoof network scores 87-89) s
 --splice-s, pipes it as raw PCM into `avdetect listen -` at --speed x real time (1 = as spoken)
 and prints one JSON object: lag behind the live edge (edge_lag_s: from the moment the feeder
 wrote a window's last sample to the moment its line came back; lag_s: listen's own measure, from
-reading that sample to printing), the alerts and their delay after the splice,
-and false alerts before it. --claimed enrolls the speaker from 3 other utterances first.
+reading that sample to printing), the windows that lagged most, the load average of the machine
+before and after, the alerts and their delay after the splice, and false alerts before it. --claimed enrolls the speaker from 3 other utterances first.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from listen_helpers import pcm_s16le, run_listen  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 SPEAKER = DATA / "speech/librispeech/1688"
+WORST_SHOWN = 3  # windows listed with their lag
 CLONE = DATA / "fake-speech/vstts/libritts(unseen)_speed__vstts-dur-low.flac"
 
 
@@ -63,20 +64,27 @@ def main() -> int:
 
             voices.enroll("speaker1688", [avio.load_audio(f) for f in sorted(SPEAKER.glob("*.flac"))[:3]])
             listen_args += ["--claimed", "speaker1688"]
+        load_before = os.getloadavg()
         t0 = time.monotonic()
         code, lines, err = run_listen(listen_args, pcm_s16le(call), args.speed, env={"AVDETECT_HOME": home},
                                       timeout_s=args.minutes * 60 / args.speed + 600)
         wall = time.monotonic() - t0
+        load_after = os.getloadavg()
     lags = np.array([e["lag_s"] for e in lines if "lag_s" in e])
-    edge = np.array([e["edge_lag_s"] for e in lines if e["event"] == "window"])
+    windows = [e for e in lines if e["event"] == "window"]
+    edge = np.array([e["edge_lag_s"] for e in windows])
     alerts = [e for e in lines if e["event"] == "alert"]
     out = {"call_s": round(len(call) / SAMPLE_RATE, 1), "speed": args.speed, "claimed": args.claimed,
            "cpu_cores": os.cpu_count(), "exit_code": code, "wall_s": round(wall, 1),
-           "windows": sum(e["event"] == "window" for e in lines),
+           "windows": len(windows),
            "lag_s": {"p50": round(float(np.percentile(lags, 50)), 3), "p99": round(float(np.percentile(lags, 99)), 3),
                      "max": round(float(lags.max()), 3)},
            "edge_lag_s": {"p50": round(float(np.percentile(edge, 50)), 3),
                           "p99": round(float(np.percentile(edge, 99)), 3), "max": round(float(edge.max()), 3)},
+           "worst_edge_lag": [{"t_s": e["t_s"], "edge_lag_s": e["edge_lag_s"], "lag_s": e["lag_s"]} for e in
+                              sorted(windows, key=lambda e: -e["edge_lag_s"])[:WORST_SHOWN]],
+           "loadavg_1_5_15_min": {"before": [round(x, 2) for x in load_before],
+                                  "after": [round(x, 2) for x in load_after]},
            "splice_s": args.splice_s,
            "false_alerts_before_splice": [e["t_s"] for e in alerts if e["t_s"] <= args.splice_s],
            "alerts": [{"t_s": e["t_s"], "verdict": e["verdict"], "after_splice_s": round(e["t_s"] - args.splice_s, 1)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import pty
 import subprocess
 import sys
 import threading
@@ -55,18 +56,40 @@ def feed(stdin, data: bytes, speed: float, t0: float,
             pass
 
 
+def read_all(fd: int, into: list[bytes]) -> None:
+    """Read a pseudo-terminal's master side until the child closes it."""
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # EIO: the other side is closed
+            break
+        if not data:
+            break
+        into.append(data)
+    os.close(fd)
+
+
 def run_listen(args: list[str], data: bytes, speed: float, env: dict[str, str] | None = None,
-               timeout_s: float = 600) -> tuple[int, list[dict], str]:
+               timeout_s: float = 600, stderr_tty: bool = False) -> tuple[int, list[dict], str]:
     """`avdetect listen ARGS` with `data` on stdin -> (exit code, JSON lines of stdout, stderr).
 
     Each line gets "edge_lag_s": how long after the audio at its t_s was written to stdin the
-    line came back (the lag behind the live edge, pipe and start-up included).
+    line came back (the lag behind the live edge, pipe and start-up included). stderr_tty: its
+    stderr is a pseudo-terminal (as in a shell), stdout stays a pipe.
     """
-    proc = subprocess.Popen([sys.executable, "-m", "avdetect", "listen", *args], cwd=REPO,
-                            env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})}, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     err_chunks: list[bytes] = []
-    reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    if stderr_tty:
+        master, slave = pty.openpty()
+        env.update(TERM="xterm-256color", COLUMNS="120", LINES="40")
+    proc = subprocess.Popen([sys.executable, "-m", "avdetect", "listen", *args], cwd=REPO, env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=slave if stderr_tty else subprocess.PIPE)
+    if stderr_tty:
+        os.close(slave)
+        reader = threading.Thread(target=read_all, args=(master, err_chunks), daemon=True)
+    else:
+        reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
     reader.start()
     first = proc.stdout.readline()  # the start event: models loaded (empty: listen failed)
     lines = [json.loads(first)] if first.strip() else []
@@ -82,4 +105,4 @@ def run_listen(args: list[str], data: bytes, speed: float, env: dict[str, str] |
     feeder.join(5)
     reader.join(5)
     err = b"".join(err_chunks)
-    return proc.returncode, lines, err.decode()
+    return proc.returncode, lines, err.decode(errors="replace")

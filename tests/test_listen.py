@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
+from rich.console import Console
 
 from avdetect import io as avio
 from avdetect import synth, voices
 from avdetect.constants import SAMPLE_RATE
 from avdetect.listen import STEP_S, screen
+from avdetect.live_io import SYSTEM_ALSA_CONFIG, device_spec
+from avdetect.live_view import ALERT_STYLE, ViewState, render
 
-from listen_helpers import pcm_s16le, run_listen, wav_bytes
+from listen_helpers import REPO, pcm_s16le, run_listen, wav_bytes
 
 # a voice-cloning TTS clip that the shipped spoof network scores 87-89 on every 4 s window
 CLONE = "fake-speech/vstts/libritts(unseen)_speed__vstts-dur-low.flac"
@@ -59,6 +69,18 @@ def test_container_on_stdin(call):
     code, lines, err = run_listen(["-", "--format", "auto"], wav_bytes(call), speed=20.0)
     assert code == 0, err
     assert [e["t_s"] for e in windows(lines)] == [2.0, 4.0, 6.0, 8.0, 10.0]
+
+
+def test_a_container_on_stdin_keeps_up_with_the_live_edge():
+    """FFmpeg reads a pipe 32 KiB at a time (a second of 16 kHz mono WAV); waiting for whole reads
+    put windows up to 0.4 s behind, more the later they came. Only the first window waits for
+    FFmpeg's stream probe at the start (about 1-2 s)."""
+    samples, _ = synth.synthetic_speech(20.0, seed=5)
+    code, lines, err = run_listen(["-", "--format", "auto"], wav_bytes(samples), speed=1.0)
+    assert code == 0, err
+    w = windows(lines)
+    assert [e["t_s"] for e in w] == [2.0 * k for k in range(1, 11)]
+    assert max(e["edge_lag_s"] for e in w[1:]) < 0.3, [(e["t_s"], e["edge_lag_s"]) for e in w]
 
 
 def test_a_growing_file_is_read_until_it_stops_growing(call, tmp_path, correlation_detector):
@@ -125,3 +147,131 @@ def test_alert_within_4s_of_a_cloned_voice_spliced_into_a_genuine_call(shared_da
     assert before[-1]["running_verdict"] == "authentic"
     assert lines[-1]["event"] == "end" and lines[-1]["verdict"] in ("suspicious", "fake")
     assert lines[-1]["max_lag_s"] < 1.0  # kept up with audio arriving at twice the speed of speech
+
+
+def test_a_sound_device_that_cannot_be_opened_is_one_line_and_exit_2():
+    """Sound devices go through FFmpeg's capture inputs; a name no driver knows (or a driver this
+    FFmpeg build lacks) is one line on stderr, exit 2, before the models load: no traceback and
+    none of alsa-lib's own lines."""
+    for args, said in ((["alsa:avdetect-no-such-pcm"], "no sound device 'alsa:avdetect-no-such-pcm' (alsa: "),
+                       (["pulse:default"], "no sound device 'pulse:default' (pulse: "),
+                       (["alsa:default", "--format", "s16le"], "alsa:default: a sound device is read through FFmpeg")):
+        r = subprocess.run([sys.executable, "-m", "avdetect", "listen", *args], cwd=REPO, capture_output=True,
+                           text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+        assert r.returncode == 2 and r.stdout == "", (args, r.returncode, r.stdout)
+        assert r.stderr.startswith("error: " + said) and r.stderr.count("\n") == 1, (args, r.stderr)
+
+
+def test_device_sources_are_driver_colon_name():
+    assert device_spec("alsa:default") == ("alsa", "default")
+    assert device_spec("pulse:") == ("pulse", "default")
+    assert device_spec("avfoundation::0") == ("avfoundation", ":0")
+    assert device_spec("dshow:audio=Microphone (USB)") == ("dshow", "audio=Microphone (USB)")
+    for not_a_device in ("-", "call.wav", "rtsp://pbx:554/call", "C:/calls/a.wav", "mydir:x.wav"):
+        assert device_spec(not_a_device) is None, not_a_device
+
+
+def view_events(claimed: str | None) -> list[dict]:
+    """A start, two windows (a genuine one, then a cloned voice) and an alert, as listen prints them."""
+    speaker = {"claimed": claimed, "similarity": 0.91, "match": True, "speaker_score": 0.0} if claimed else {}
+    cloned = {"claimed": claimed, "similarity": 0.58, "match": False, "speaker_score": 97.4} if claimed else {}
+    return [{"event": "start", "claimed": claimed, "step_s": 2.0, "window_s": 4.0},
+            {"event": "window", "t_s": 22.0, "window_start_s": 18.0, "speech_s": 4.0, "synthetic_speech": 12.0,
+             **speaker, "score": 12.0, "verdict": "authentic", "running_verdict": "authentic", "running_score": 9.0,
+             "lag_s": 0.03},
+            {"event": "window", "t_s": 26.0, "window_start_s": 22.0, "speech_s": 3.9, "synthetic_speech": 91.5,
+             **cloned, "score": 97.4, "verdict": "fake", "running_verdict": "authentic", "running_score": 9.0,
+             "lag_s": 0.05},
+            {"event": "alert", "t_s": 26.0, "verdict": "fake", "score": 92.7, "lag_s": 0.04,
+             "reasons": ["synthetic voice around 00:22-00:26 (score 92)"]}]
+
+
+def rendered(state: ViewState) -> str:
+    console = Console(file=io.StringIO(), width=120, color_system=None, record=True)
+    console.print(render(state))
+    return console.export_text()
+
+
+def test_the_live_view_shows_time_scores_speaker_verdict_and_alerts():
+    state = ViewState("alsa:default")
+    events = view_events("ceo")
+    text = rendered(state)
+    assert "avdetect listen alsa:default" in text and "waiting for the first 2 s" in text
+    state.apply(events[0])
+    state.apply(events[1])
+    text = rendered(state)
+    assert "00:22" in text and "00:18-00:22" in text and "12" in text and "AUTHENTIC" in text
+    assert "voice of ceo" in text and "match  (similarity 0.91)" in text and "ALERT" not in text
+    assert render(state).border_style != ALERT_STYLE
+    for e in events[2:]:
+        state.apply(e)
+    text = rendered(state)
+    assert "00:26" in text and "92" in text and "NO MATCH  (similarity 0.58)" in text
+    assert "FAKE  (score 93)" in text and "ALERT" in text and "synthetic voice around 00:22-00:26" in text
+    assert render(state).border_style == ALERT_STYLE
+    styled = Console(file=io.StringIO(), width=120, force_terminal=True, color_system="standard")
+    styled.print(render(state))
+    assert "\x1b[1;31mALERT" in styled.file.getvalue() and "\x1b[1;31mNO MATCH" in styled.file.getvalue()
+    state.apply({"event": "end", "t_s": 30.0, "verdict": "fake", "score": 96.9, "max_lag_s": 0.2})
+    text = rendered(state)
+    assert "(ended)" in text and "FAKE  (score 97)" in text and "max 0.20 s" in text
+
+
+def test_the_live_view_without_a_claimed_voice_has_no_speaker_row():
+    state = ViewState("-")
+    for e in view_events(None):
+        state.apply(e)
+    text = rendered(state)
+    assert "voice of" not in text and "synthetic speech" in text and "92" in text
+
+
+def test_live_view_on_a_terminal_stderr_while_stdout_stays_json(call):
+    code, lines, err = run_listen(["-"], pcm_s16le(call), speed=5.0, stderr_tty=True)
+    assert code == 0, err
+    assert [e["t_s"] for e in windows(lines)] == [2.0, 4.0, 6.0, 8.0, 10.0]  # every stdout line parsed as JSON
+    assert "avdetect listen -" in err and "running verdict" in err and "synthetic speech" in err
+
+
+def test_no_live_view_without_a_terminal_or_with_no_live(call):
+    for args in (["-"], ["-", "--no-live"]):
+        code, lines, err = run_listen(args, pcm_s16le(call), speed=20.0)
+        assert code == 0 and lines[-1]["event"] == "end", err
+        assert "running verdict" not in err and "avdetect listen" not in err, err
+    code, lines, err = run_listen(["-", "--no-live"], pcm_s16le(call), speed=20.0, stderr_tty=True)
+    assert code == 0 and "running verdict" not in err, err
+
+
+def test_ctrl_c_prints_the_end_line_and_exits_130(call):
+    proc = subprocess.Popen([sys.executable, "-m", "avdetect", "listen", "-"], cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert json.loads(proc.stdout.readline())["event"] == "start"
+    proc.stdin.write(pcm_s16le(call[:5 * SAMPLE_RATE]))  # 5 s of audio, and the pipe stays open
+    proc.stdin.flush()
+    lines = [json.loads(proc.stdout.readline()) for _ in range(2)]  # the windows at 2 s and 4 s
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    end = json.loads(out.splitlines()[-1])
+    assert proc.returncode == 130 and [e["t_s"] for e in lines] == [2.0, 4.0], err
+    assert end["event"] == "end" and 4.0 <= end["t_s"] <= 5.0 and "Traceback" not in err.decode()
+
+
+@pytest.mark.skipif("alsa" not in av.formats_available or not Path(SYSTEM_ALSA_CONFIG).is_file(),
+                    reason="needs PyAV's alsa input and the system's ALSA configuration")
+def test_an_alsa_device_is_screened_until_ctrl_c():
+    """alsa:null, ALSA's null device, captures without a sound card (48 kHz stereo, as fast as it is
+    read): the device path through FFmpeg end to end, stopped with Ctrl-C as a live device is."""
+    proc = subprocess.Popen([sys.executable, "-m", "avdetect", "listen", "alsa:null", "--no-live"], cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    guard = threading.Timer(120, proc.kill)
+    guard.start()
+    try:
+        first = [json.loads(proc.stdout.readline()) for _ in range(2)]
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        guard.cancel()
+    assert [e["event"] for e in first] == ["start", "window"] and first[1]["t_s"] == 2.0, err
+    end = json.loads(out.splitlines()[-1])
+    assert proc.returncode == 130 and end["event"] == "end" and end["t_s"] >= 2.0, err
