@@ -4,13 +4,18 @@ the `weight` of its Check class: how much of its score counts toward the verdict
 Thresholds on the 0-100 score (higher = more likely manipulated):
   score >= 70 -> fake, 40 <= score < 70 -> suspicious, below 40 -> authentic.
 No applicable check -> not_applicable.
+
+Lip-sync findings (`SyncFinding`) count differently: a `desync` (a constant offset that a shift of
+the audio fixes) counts as suspicious at most unless it is larger than DESYNC_LARGE_MS; an offset
+that changes within the clip (a splice) and a `mismatch` (no shift aligns lips and speech) count
+with their full score.
 """
 
 from __future__ import annotations
 
 import enum
 
-from .checks.base import CheckResult, Status
+from .checks.base import CheckResult, Status, SyncFinding
 
 FAKE_THRESHOLD = 70.0
 SUSPICIOUS_THRESHOLD = 40.0
@@ -19,6 +24,11 @@ SUSPICIOUS_THRESHOLD = 40.0
 # 9-utterance profile); see scripts/eval_speaker.py and the README for the measured EER.
 SPEAKER_SIMILARITY_THRESHOLD = 0.72  # between the EER points 0.70 (utt-utt, fsdd) and 0.75 (utt-profile)
 SPEAKER_SCORE_SLOPE = 25.0  # 1/similarity: 0.1 below the threshold -> score 92
+# A constant lip-sync offset up to this is often a production or transcoding fault (real clips of
+# av/wild carry 120-240 ms, issue 17): such a desync makes a file suspicious at most. Larger ones
+# (the +-400 ms of the offset evaluations) count in full.
+DESYNC_LARGE_MS = 300.0  # ms
+DESYNC_CAP = FAKE_THRESHOLD - 1.0  # 69: the most a small constant offset counts
 
 
 class Verdict(enum.StrEnum):  # str(v) is its value: print(report.verdict) -> fake
@@ -35,6 +45,14 @@ def verdict_for(score: float) -> Verdict:
     if score >= SUSPICIOUS_THRESHOLD:
         return Verdict.suspicious
     return Verdict.authentic
+
+
+def contribution_cap(result: CheckResult) -> float:
+    """The most a check's score may count toward the verdict (100: no cap): DESYNC_CAP for a
+    lip-sync desync whose offset is constant (no offset_changes) and at most DESYNC_LARGE_MS."""
+    f = result.fields
+    small_constant = not f.get("offset_changes") and abs(f.get("offset_ms") or 0) <= DESYNC_LARGE_MS
+    return DESYNC_CAP if f.get("finding") == SyncFinding.desync and small_constant else 100.0
 
 
 def label(name: str) -> str:
@@ -55,7 +73,7 @@ def fuse(checks: dict[str, CheckResult], weights: dict[str, float],
     if not applicable:
         return Verdict.not_applicable, None, [f"{k}: {c.reason}" for k, c in checks.items()]
     marks = marks or {}
-    weighted = {k: c.score * weights.get(k, 1.0) for k, c in applicable.items()}
+    weighted = {k: min(c.score * weights.get(k, 1.0), contribution_cap(c)) for k, c in applicable.items()}
     score = max(weighted.values())
     reasons = []
     for k in sorted(applicable, key=lambda k: -weighted[k]):
@@ -64,6 +82,9 @@ def fuse(checks: dict[str, CheckResult], weights: dict[str, float],
         if not counts and c.score < mark:
             continue
         reasons += c.reasons or [f"The {label(k)} check scored {c.score:.0f}, at or above its mark {mark:.0f}"]
+        if counts and weighted[k] < c.score * weights.get(k, 1.0):
+            reasons.append(f"A constant offset of at most {DESYNC_LARGE_MS:.0f} ms counts as suspicious at most "
+                           f"({label(k)} score {c.score:.0f} -> {weighted[k]:.0f})")
         if not counts:
             reasons.append(f"The {label(k)} check alone does not change the verdict: it counts "
                            f"{weights.get(k, 1.0):g}x toward it (score {c.score:.0f} -> {weighted[k]:.0f}, "
