@@ -52,7 +52,7 @@ SINGLE_WINDOW_CAP = FAKE_THRESHOLD - 1.0  # 69: suspicious at most
 OFFSET_AGREE_MS = 80.0  # ms: windows whose offsets differ by at most this (2 frames) share one offset
 SPLICE_MIN_JUMP_MS = 200.0  # ms: smaller changes are not reported (real footage's per-window spread)
 SPLICE_MIN_P = 0.8  # a window counts on a side of a change when it matches this well at its offset
-SPLICE_MIN_SIDE_S = 2.0  # s: each side of a change spans at least one full window
+SPLICE_MIN_SIDE_S = 4.0  # s: each side of a change spans two 2 s windows (one alone is one noisy observation)
 
 
 @dataclass
@@ -369,7 +369,7 @@ class LipSyncCheck:
     name = "lip_sync"
     weight = 1.0
     csv_fields = ("score", "offset_ms")
-    detail_fields = ("offset_ms", "confidence")
+    detail_fields = ("finding", "offset_ms", "confidence")
     timeline = True
     suspicious_at = SUSPICIOUS_THRESHOLD
     reliability = Reliability.normal
