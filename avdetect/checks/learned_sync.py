@@ -39,10 +39,14 @@ MAX_BATCH_WINDOWS = 256  # windows per forward pass (bounds memory on long media
 WINDOW_HOP_S = {AudioFrontend.logmel: SYNC_HOP_S, AudioFrontend.whisper: 2.0}
 # offset scan: at most this many judged windows (evenly spread) x 17 shifts
 SCAN_MAX_WINDOWS = {AudioFrontend.logmel: 8, AudioFrontend.whisper: 4}
-# the other doubted windows (clips over ~10 s) are scored at the offsets the scanned windows found
-# (at most SCAN_MAX_WINDOWS of them), so a change of offset (a splice) shows on every window; at
-# most this many extra passes, i.e. half the full scan's 17 x SCAN_MAX_WINDOWS
-EXTRA_SCAN_PASSES = {k: 17 * n // 2 for k, n in SCAN_MAX_WINDOWS.items()}
+SHIFTS_PER_SCAN = 17  # passes per scanned window: 15 coarse (every other of 31 shifts) + 2 fine
+# a scanned shift explains a doubted window only if the realigned pair is then more likely in sync
+# than not (calibrated p_sync); below this the audio is other speech, not late speech
+REALIGNED_MIN_P_SYNC = 0.5
+# the other doubted windows (clips over ~10 s) are scored at the plausible offsets the scanned
+# windows found (at most SCAN_MAX_WINDOWS of them), so a change of offset (a splice) shows on every
+# window; at most this many extra window passes: half the full scan's
+EXTRA_SCAN_PASSES = {k: SHIFTS_PER_SCAN * n // 2 for k, n in SCAN_MAX_WINDOWS.items()}
 # lip_sync caps a clip with fewer judged windows at "suspicious". A sparse grid must not judge
 # less than the 0.5 s grid would: a 3 s clip with its audio 400 ms early has too little speech in
 # its 1-3 s window, so windows from the 0.5 s grid are added until this many are judged.
@@ -272,10 +276,12 @@ def _spread(items: list[int], most: int) -> list[int]:
 
 def _follow_offsets(res: LearnedSync, job: _Job, model: SyncTransformer, device: str, pick: list[int],
                     rest: list[int], passes: int) -> None:
-    """Windows `rest` (not scanned) take the best of the offsets the scanned windows `pick` found
-    (or 0, as recorded): a splice shows on every window at a fraction of a full scan. At most
-    `passes` window passes; windows beyond that (evenly spread) keep the head's offset."""
-    found = sorted({res.windows[i].offset_ms for i in pick} - {0.0})
+    """Windows `rest` (not scanned) take the best of the non-zero offsets at which scanned windows
+    `pick` are plausible (p_aligned >= REALIGNED_MIN_P_SYNC), or 0 as recorded: a splice shows on
+    every window at a fraction of a full scan. At most `passes` window passes; windows beyond that
+    (evenly spread) keep the head's offset."""
+    found = sorted({res.windows[i].offset_ms for i in pick if res.windows[i].p_aligned >= REALIGNED_MIN_P_SYNC}
+                   - {0.0})
     if not found:
         return
     rest = _spread(rest, max(1, passes // len(found)))

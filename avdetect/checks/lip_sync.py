@@ -34,9 +34,7 @@ from .base import (CheckResult, LipSyncMethod, Reliability, ScanContext, Segment
                    fmt_time)
 
 OFFSET_TOLERANCE_MS = 100.0  # natural lip-audio asynchrony people do not notice
-# a scanned offset explains a doubted clip only if the realigned pair is then more likely in sync
-# than not (calibrated p_sync); below this the audio is other speech, not late speech
-REALIGNED_MIN_P_SYNC = 0.5
+REALIGNED_MIN_P_SYNC = learned_sync.REALIGNED_MIN_P_SYNC  # a shift below this explains nothing
 OFFSET_FULL_MS = 250.0  # offsets this large score fully
 CONFIDENCE_FULL = 0.35  # peak-minus-median correlation of a clear peak (GRID median: 0.49)
 NEAR_ZERO_LAGS = 2  # frames: +-80 ms counts as "in sync"
@@ -368,7 +366,7 @@ class LipSyncCheck:
 
     name = "lip_sync"
     weight = 1.0
-    csv_fields = ("score", "offset_ms")
+    csv_fields = ("score", "finding", "offset_ms")
     detail_fields = ("finding", "offset_ms", "confidence")
     timeline = True
     suspicious_at = SUSPICIOUS_THRESHOLD
