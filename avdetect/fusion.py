@@ -10,13 +10,18 @@ of NAME is made to be, so there the synthetic-speech check counts more: when the
 and the synthetic-speech score is at or above CLAIMED_SYNTHETIC_AT, the verdict is at least
 suspicious (never fake from this rule alone: the spoof model is near chance on current cloning
 systems) and the first reason of that check says so. docs/voice.md has how the mark was chosen.
+
+Lip-sync findings (`SyncFinding`) count differently: a `desync` (a constant offset that a shift of
+the audio fixes) counts as suspicious at most unless it is larger than DESYNC_LARGE_MS; an offset
+that changes within the clip (a splice) and a `mismatch` (no shift aligns lips and speech) count
+with their full score.
 """
 
 from __future__ import annotations
 
 import enum
 
-from .checks.base import CheckResult, Status
+from .checks.base import CheckResult, Status, SyncFinding
 
 FAKE_THRESHOLD = 70.0
 SUSPICIOUS_THRESHOLD = 40.0
@@ -33,6 +38,11 @@ SPEAKER_SCORE_SLOPE = 25.0  # 1/similarity: 0.1 below the threshold -> score 92
 CLAIMED_SYNTHETIC_AT = 54.0
 SPEAKER_CHECK = "speaker"  # check names the claimed rule reads (fusion cannot import the checks)
 SYNTHETIC_CHECK = "synthetic_speech"
+# A constant lip-sync offset up to this is often a production or transcoding fault (real clips of
+# av/wild carry 120-240 ms, issue 17): such a desync makes a file suspicious at most. Larger ones
+# (the +-400 ms of the offset evaluations) count in full.
+DESYNC_LARGE_MS = 300.0  # ms
+DESYNC_CAP = FAKE_THRESHOLD - 1.0  # 69: the most a small constant offset counts
 
 
 class Verdict(enum.StrEnum):  # str(v) is its value: print(report.verdict) -> fake
@@ -49,6 +59,14 @@ def verdict_for(score: float) -> Verdict:
     if score >= SUSPICIOUS_THRESHOLD:
         return Verdict.suspicious
     return Verdict.authentic
+
+
+def contribution_cap(result: CheckResult) -> float:
+    """The most a check's score may count toward the verdict (100: no cap): DESYNC_CAP for a
+    lip-sync desync whose offset is constant (no offset_changes) and at most DESYNC_LARGE_MS."""
+    f = result.fields
+    small_constant = not f.get("offset_changes") and abs(f.get("offset_ms") or 0) <= DESYNC_LARGE_MS
+    return DESYNC_CAP if f.get("finding") == SyncFinding.desync and small_constant else 100.0
 
 
 def label(name: str) -> str:
@@ -88,7 +106,7 @@ def fuse(checks: dict[str, CheckResult], weights: dict[str, float],
     if not applicable:
         return Verdict.not_applicable, None, [f"{k}: {c.reason}" for k, c in checks.items()]
     marks = marks or {}
-    weighted = {k: c.score * weights.get(k, 1.0) for k, c in applicable.items()}
+    weighted = {k: min(c.score * weights.get(k, 1.0), contribution_cap(c)) for k, c in applicable.items()}
     clone = claimed_clone_reason(applicable, claimed_at)
     if clone:
         weighted[SYNTHETIC_CHECK] = max(weighted[SYNTHETIC_CHECK], SUSPICIOUS_THRESHOLD)
@@ -103,6 +121,9 @@ def fuse(checks: dict[str, CheckResult], weights: dict[str, float],
             reasons += [clone, *c.reasons]
             continue
         reasons += c.reasons or [f"The {label(k)} check scored {c.score:.0f}, at or above its mark {mark:.0f}"]
+        if counts and weighted[k] < c.score * weights.get(k, 1.0):
+            reasons.append(f"A constant offset of at most {DESYNC_LARGE_MS:.0f} ms counts as suspicious at most "
+                           f"({label(k)} score {c.score:.0f} -> {weighted[k]:.0f})")
         if not counts:
             reasons.append(f"The {label(k)} check alone does not change the verdict: it counts "
                            f"{weights.get(k, 1.0):g}x toward it (score {c.score:.0f} -> {weighted[k]:.0f}, "

@@ -229,3 +229,25 @@ def reencode(src: str | Path, dst: str | Path, *, audio_delay_s: float = 0.0, co
         samples = delay_audio(samples, audio_delay_s)
     return write_av(dst, frames, samples, fps=fps, frame_times=times if vfr_seed is not None else None,
                     audio_start_s=audio_delay_s if container_delay else 0.0)
+
+
+def splice(dst: str | Path, parts: list[tuple[str | Path, str | Path, float]]) -> Path:
+    """Join real clips into one: each part is (video source, audio source, audio delay s).
+
+    A part shows its video source's frames (25 fps timeline) with the audio of its audio source
+    (another clip: dubbed), delayed by its delay (> 0: the sound late; padded with silence and cut
+    to the part's length). One part with a delay: a constant offset; parts with different delays:
+    an offset that changes at the joins (a splice).
+    """
+    from . import io
+
+    frames, audio = [], []
+    for video_src, audio_src, delay_s in parts:
+        info = io.probe(video_src)
+        part = [img for _, img in io.iter_video_frames(video_src, info, max_height=10_000)]
+        n = len(part) * SAMPLE_RATE // 25
+        clip = io.load_audio(audio_src)
+        x = delay_audio(clip.samples, delay_s)[:n]
+        audio.append(np.concatenate([x, np.zeros(n - len(x), np.float32)]))
+        frames += part
+    return write_av(dst, frames, np.concatenate(audio))

@@ -58,6 +58,7 @@ def test_batch_reports_errors_csv_resume_force(clips, tmp_path):
     assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 4
     late = next(r for r in rows if r["file"].endswith("late_400ms.mp4"))
     assert late["verdict"] == "fake" and 300 <= int(late["lip_sync_offset_ms"]) <= 500
+    assert late["lip_sync_finding"] == "desync" and rows[0]["lip_sync_finding"] == "in_sync"
 
     again = run_batch(sources, out, opts)  # everything done: nothing is redone
     assert (again.todo, again.skipped) == (0, 4) and len(read_records(out)) == 4

@@ -51,7 +51,7 @@ def test_audio_offsets_are_measured(talking, tmp_path, delay_ms, how):
     r = scan(path)
     assert abs(_lip(r)["offset_ms"] - delay_ms) <= TOLERANCE_MS, _lip(r)
     if abs(delay_ms) >= 400:
-        assert r["verdict"] == "fake"
+        assert r["verdict"] == "fake" and _lip(r)["finding"] == "desync"  # over DESYNC_LARGE_MS: not capped
         word = "audio lags the lips" if delay_ms > 0 else "lips lag the audio"
         assert any(word in reason for reason in r["reasons"]), r["reasons"]
 
@@ -119,12 +119,71 @@ def test_scanned_offset_is_reported_with_its_reason():
     out = combine_evidence(res, corr)
     assert out.fields["offset_ms"] == 400 and out.fields["offset_method"] == "scan"
     assert out.fields["confidence"] == 0.93 and out.score == pytest.approx(90)
-    assert out.reasons and out.reasons[0].startswith("The audio lags the lips by 400 ms from 00:00 to 00:03")
-    res.offset_ms = 40.0  # within natural asynchrony: not an offset, the speech does not match
-    assert "do not match the speech" in combine_evidence(res, corr).reasons[0]
+    assert out.reasons and out.reasons[0].startswith("The audio lags the lips by 400 ms throughout; shifted back")
+    assert out.fields["finding"] == "desync" and out.fields["offset_changes"] == []
+    assert "rarely an encoding fault" in out.reasons[0]  # 400 ms > DESYNC_LARGE_MS
+    res.offset_ms = 0.0  # the best shift is none: the speech does not match
+    out = combine_evidence(res, corr)
+    assert "do not match the speech" in out.reasons[0] and out.fields["finding"] == "mismatch"
     res.offset_ms, res.offset_confidence = 400.0, 0.2  # no shift makes it plausible: other speech
-    reason = combine_evidence(res, corr).reasons[0]
+    out = combine_evidence(res, corr)
+    reason = out.reasons[0]
     assert "no time shift aligns them" in reason and "dubbed or replaced" in reason and "lags" not in reason
+    assert out.fields["finding"] == "mismatch"
+
+
+def _windows(offsets_ps, hop=2.0):
+    """[(offset_ms, p_sync at 0, p at the offset or None when not scanned)] -> 2 s windows, hop apart."""
+    from avdetect.checks import learned_sync as ls
+
+    return [ls.WindowSync(k * hop, k * hop + 2, p0, o, 0.9, 1.0, True, p_aligned=pa)
+            for k, (o, p0, pa) in enumerate(offsets_ps)]
+
+
+def test_offset_changes_need_two_well_matched_sides_and_a_real_jump():
+    from avdetect.checks.lip_sync import SPLICE_MIN_JUMP_MS, offset_changes
+
+    in_sync, late = (0.0, 0.99, None), (280.0, 0.02, 0.99)
+    change = offset_changes(_windows([in_sync, in_sync, in_sync, late, late, late]))
+    assert [(c.at_s, c.from_ms, c.to_ms) for c in change] == [(6.0, 0.0, 280.0)]
+    assert change[0].to_json() == {"at_s": 6.0, "from_ms": 0, "to_ms": 280, "between_s": [6.0, 6.0]}
+    assert offset_changes(_windows([late] * 6)) == []  # constant
+    assert offset_changes(_windows([in_sync, late])) == []  # one 2 s window a side is not enough
+    small = (SPLICE_MIN_JUMP_MS - 40.0, 0.02, 0.99)
+    assert offset_changes(_windows([in_sync, in_sync, small, small])) == []
+    unsure = (280.0, 0.02, 0.6)  # matches at its shift, but not well enough to be a side
+    assert offset_changes(_windows([in_sync, in_sync, unsure, unsure])) == []
+    unmatched = (0.0, 0.1, 0.3)  # no shift fits it: skipped, the change lies somewhere in it
+    back = offset_changes(_windows([late, late, unmatched, in_sync, in_sync]))
+    assert [(c.from_ms, c.to_ms, c.after_s, c.before_s) for c in back] == [(280.0, 0.0, 4.0, 6.0)]
+
+
+def test_a_splice_scores_its_shifted_windows():
+    """Half in sync, half late: the clip's mean p_sync (0.5) would say suspicious; the splice is fake."""
+    from avdetect.checks import learned_sync as ls
+    from avdetect.checks.base import CheckResult
+    from avdetect.checks.lip_sync import combine_evidence
+
+    ws = _windows([(0.0, 0.99, None)] * 3 + [(280.0, 0.02, 0.99)] * 3)
+    res = ls.LearnedSync(ws, p_sync=0.505, offset_ms=280.0, offset_confidence=0.99, n_judged=6,
+                         offset_method=ls.OffsetMethod.scan)
+    out = combine_evidence(res, CheckResult.not_applicable("x"))
+    assert out.fields["finding"] == "desync" and len(out.fields["offset_changes"]) == 1
+    assert out.score == pytest.approx(98.0) and "changes at 00:06 from 0 ms to 280 ms" in out.reasons[0]
+
+
+@pytest.mark.parametrize("finding,offset_ms,changes,verdict", [
+    ("desync", 200, [], "suspicious"), ("desync", -280, [], "suspicious"), ("desync", 400, [], "fake"),
+    ("desync", 280, [{"at_s": 6.0, "from_ms": 0, "to_ms": 280}], "fake"), ("mismatch", 0, [], "fake")])
+def test_fusion_weighs_the_findings(finding, offset_ms, changes, verdict):
+    from avdetect.checks.base import CheckResult, Status
+    from avdetect.fusion import DESYNC_CAP, fuse
+
+    lip = CheckResult(Status.ok, 95.0, fields={"finding": finding, "offset_ms": offset_ms,
+                                                "offset_changes": changes}, reasons=["r"])
+    v, score, reasons = fuse({"lip_sync": lip}, {})
+    assert v == verdict and score == (DESYNC_CAP if verdict == "suspicious" else 95.0)
+    assert any("counts as suspicious at most" in r for r in reasons) == (verdict == "suspicious")
 
 
 def _lag_curve_loop(visual, vmask, audio, amask, start, length):

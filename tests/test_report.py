@@ -160,6 +160,26 @@ def test_short_clip_cap_is_said_in_words():
     assert rep["verdict"] == "suspicious" and any("capped at 69" in r and "never fake" in r for r in rep["reasons"])
 
 
+def test_lip_sync_findings_in_words_and_details():
+    """A small constant offset: desync, capped at suspicious with a sentence; a splice: its time in the
+    reasons, the text details and the HTML page, fake (both reports pass the schema)."""
+    corr = CheckResult.not_applicable("too little speech with a visible face to judge")
+    late = combine_evidence(_scanned(0.05, 200.0, 0.95), corr)
+    rep = build_report("late.mp4", 3.0, {"lip_sync": late}).to_dict()
+    assert rep["verdict"] == "suspicious" and rep["checks"]["lip_sync"]["finding"] == "desync"
+    assert "encoding fault" in rep["reasons"][0] and "counts as suspicious at most" in rep["reasons"][1]
+    assert "lip_sync: score 95, finding desync, offset_ms 200" in format_text(rep)
+    windows = [ls.WindowSync(2.0 * k, 2.0 * k + 2, 0.99 if k < 3 else 0.02, 0.0 if k < 3 else 280.0, 0.9, 1.0, True,
+                             p_aligned=None if k < 3 else 0.99) for k in range(6)]
+    res = ls.LearnedSync(windows, p_sync=0.505, offset_ms=280.0, offset_confidence=0.99, n_judged=6,
+                         offset_method=ls.OffsetMethod.scan)
+    rep = build_report("splice.mp4", 12.0, {"lip_sync": combine_evidence(res, corr)}).to_dict()
+    assert rep["verdict"] == "fake" and rep["checks"]["lip_sync"]["offset_changes"][0]["at_s"] == 6.0
+    assert "changes at 00:06 from 0 ms to 280 ms (a cut or splice)" in rep["reasons"][0]
+    assert "finding desync, offset changes at 00:06" in format_text(rep)
+    assert "offset changes at 00:06" in render_html(rep)
+
+
 def test_schema_accepts_reports_and_rejects_broken_ones():
     from report_validation import install  # conftest installed it: every to_dict() is checked
 

@@ -101,6 +101,24 @@ class LipSyncMethod(str, enum.Enum):
     correlation = "correlation"
 
 
+class SyncFinding(enum.StrEnum):
+    """What the lip-sync check found (its `finding`; fusion weighs them differently).
+
+    in_sync: nothing to report (score under suspicious).
+    desync: a shift of the audio makes the lips match: a constant offset (often an encoding
+        fault; suspicious at most unless larger than fusion.DESYNC_LARGE_MS), or one that changes
+        within the clip (`offset_changes`: a cut or splice, may be fake).
+    mismatch: no shift aligns lips and speech (dubbed or replaced audio): may be fake.
+    generated: the mouth looks machine-rendered. Reserved for the visual branch (issue 17):
+        not produced yet.
+    """
+
+    in_sync = "in_sync"
+    desync = "desync"
+    mismatch = "mismatch"
+    generated = "generated"
+
+
 @dataclass(frozen=True)
 class Settings:
     """How a Detector is built: picklable, so batch workers and Ray actors build the same one.

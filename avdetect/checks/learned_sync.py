@@ -39,6 +39,14 @@ MAX_BATCH_WINDOWS = 256  # windows per forward pass (bounds memory on long media
 WINDOW_HOP_S = {AudioFrontend.logmel: SYNC_HOP_S, AudioFrontend.whisper: 2.0}
 # offset scan: at most this many judged windows (evenly spread) x 17 shifts
 SCAN_MAX_WINDOWS = {AudioFrontend.logmel: 8, AudioFrontend.whisper: 4}
+SHIFTS_PER_SCAN = 17  # passes per scanned window: 15 coarse (every other of 31 shifts) + 2 fine
+# a scanned shift explains a doubted window only if the realigned pair is then more likely in sync
+# than not (calibrated p_sync); below this the audio is other speech, not late speech
+REALIGNED_MIN_P_SYNC = 0.5
+# the other doubted windows (clips over ~10 s) are scored at the plausible offsets the scanned
+# windows found (at most SCAN_MAX_WINDOWS of them), so a change of offset (a splice) shows on every
+# window; at most this many extra window passes: half the full scan's
+EXTRA_SCAN_PASSES = {k: SHIFTS_PER_SCAN * n // 2 for k, n in SCAN_MAX_WINDOWS.items()}
 # lip_sync caps a clip with fewer judged windows at "suspicious". A sparse grid must not judge
 # less than the 0.5 s grid would: a 3 s clip with its audio 400 ms early has too little speech in
 # its 1-3 s window, so windows from the 0.5 s grid are added until this many are judged.
@@ -71,6 +79,7 @@ class WindowSync:
     speech_fraction: float
     face_coverage: float
     judged: bool  # enough speech and face to count in the clip-level result
+    p_aligned: float | None = None  # scanned windows: p_sync at offset_ms (None: not scanned)
 
 
 @dataclass
@@ -231,12 +240,12 @@ def _scan_into(res: LearnedSync, job: _Job, model: SyncTransformer, device: str)
     fine: every other offset first (the model calls +-1 frame in sync, so a true offset is
     never more than one step from a high p_sync), then the two neighbours of the best one;
     17 passes instead of 31; it agreed with the full scan in 649 of 650 GRID / av/multi delay cases.
+    The other doubted windows get the best of the scanned windows' offsets (`_follow_offsets`).
     """
     judged = [i for i, w in enumerate(res.windows) if w.judged] or list(range(len(res.windows)))
     use = [i for i in judged if res.windows[i].p_sync <= SCAN_BELOW_P] or judged
-    most = SCAN_MAX_WINDOWS[AudioFrontend(model.cfg.audio_frontend)]
-    spread = np.linspace(0, len(use) - 1, min(most, len(use))).round().astype(int)
-    pick = [use[k] for k in np.unique(spread)]
+    frontend = AudioFrontend(model.cfg.audio_frontend)
+    pick = _spread(use, SCAN_MAX_WINDOWS[frontend])
     m = model.cfg.max_offset
     curves = np.full((len(pick), 2 * m + 1), np.nan)  # (W, 31) p_sync per offset, NaN = not tried
     coarse = np.arange(1, 2 * m + 1, 2)
@@ -252,7 +261,36 @@ def _scan_into(res: LearnedSync, job: _Job, model: SyncTransformer, device: str)
     res.scan_curve = [(float((j - m) * FRAME_MS), float(mean[j]))
                       for j in range(2 * m + 1) if np.isfinite(mean[j])]
     for i, c in zip(pick, curves):
-        res.windows[i].offset_ms = float((int(np.nanargmax(c)) - m) * FRAME_MS)
+        j = int(np.nanargmax(c))
+        res.windows[i].offset_ms, res.windows[i].p_aligned = float((j - m) * FRAME_MS), float(c[j])
+    rest = [i for i in use if i not in pick]
+    if rest:
+        _follow_offsets(res, job, model, device, pick, rest, EXTRA_SCAN_PASSES[frontend])
+
+
+def _spread(items: list[int], most: int) -> list[int]:
+    """At most `most` of items, evenly spread (first and last kept)."""
+    spread = np.linspace(0, len(items) - 1, min(most, len(items))).round().astype(int)
+    return [items[k] for k in np.unique(spread)]
+
+
+def _follow_offsets(res: LearnedSync, job: _Job, model: SyncTransformer, device: str, pick: list[int],
+                    rest: list[int], passes: int) -> None:
+    """Windows `rest` (not scanned) take the best of the non-zero offsets at which scanned windows
+    `pick` are plausible (p_aligned >= REALIGNED_MIN_P_SYNC), or 0 as recorded: a splice shows on
+    every window at a fraction of a full scan. At most `passes` window passes; windows beyond that
+    (evenly spread) keep the head's offset."""
+    found = sorted({res.windows[i].offset_ms for i in pick if res.windows[i].p_aligned >= REALIGNED_MIN_P_SYNC}
+                   - {0.0})
+    if not found:
+        return
+    rest = _spread(rest, max(1, passes // len(found)))
+    d = np.array([int(round(o / FRAME_MS)) for o in found])
+    p = scan_curves(model, job, rest, d, device)  # (len(rest), len(found))
+    for i, row in zip(rest, p):
+        w = res.windows[i]
+        j = int(np.argmax(row))
+        w.offset_ms, w.p_aligned = (found[j], float(row[j])) if row[j] > w.p_sync else (0.0, w.p_sync)
 
 
 def scan_curves(model: SyncTransformer, job: _Job, windows: list[int], offsets: np.ndarray,

@@ -21,13 +21,19 @@ def _value(v: Any) -> str:
 
 def detail_items(name: str, c: dict[str, Any]) -> list[str]:
     """A judged check's detail fields as "field value" phrases. An offset that no shift confirmed
-    (offset_found false) is not a measurement: it reads "offset none found"."""
+    (offset_found false) is not a measurement: it reads "offset none found"; a lip-sync finding
+    whose offset changes gives the times ("finding desync, offset changes at 00:06")."""
+    from ..checks.base import fmt_time
+
     out = []
     for k in detail_fields(name):
         if c.get(k) is None:
             continue
         if k == "offset_ms" and c.get("offset_found") is False:
             out.append("offset none found (no time shift aligns lips and audio)")
+        elif k == "finding" and c.get("offset_changes"):
+            at = ", ".join(fmt_time(x["at_s"]) for x in c["offset_changes"])
+            out.append(f"finding {c[k]}, offset changes at {at}")
         else:
             out.append(f"{k} {_value(c[k])}")
     return out
