@@ -122,7 +122,15 @@ def test_scanned_offset_is_reported_with_its_reason():
     assert out.reasons and out.reasons[0].startswith("The audio lags the lips by 400 ms throughout; shifted back")
     assert out.fields["finding"] == "desync" and out.fields["offset_changes"] == []
     assert "rarely an encoding fault" in out.reasons[0]  # 400 ms > DESYNC_LARGE_MS
-    res.offset_ms = 0.0  # the best shift is none: the speech does not match
+    for offset_ms, finding in ((120.0, "in_sync"), (-40.0, "in_sync"), (-80.0, "desync"), (160.0, "desync")):
+        res.offset_ms = offset_ms  # viewers do not notice sound <= 45 ms early or <= 125 ms late
+        out = combine_evidence(res, corr)
+        assert out.fields["finding"] == finding and out.fields["offset_ms"] == offset_ms, offset_ms
+        assert (out.score, out.reasons) == ((pytest.approx(7), []) if finding == "in_sync" else (pytest.approx(90), out.reasons))
+    res.offset_ms, res.offset_confidence = 120.0, 0.55  # unnoticed, but no good match even realigned
+    out = combine_evidence(res, corr)
+    assert out.fields["finding"] == "desync" and out.score == pytest.approx(45) and out.reasons
+    res.offset_ms, res.offset_confidence = 0.0, 0.93  # the best shift is none: the speech does not match
     out = combine_evidence(res, corr)
     assert "do not match the speech" in out.reasons[0] and out.fields["finding"] == "mismatch"
     res.offset_ms, res.offset_confidence = 400.0, 0.2  # no shift makes it plausible: other speech

@@ -9,7 +9,9 @@ offset head; `offset_method` says which.
 
 `finding` (SyncFinding) names what was found: in_sync; desync (a shift of the audio makes the lips
 match: one constant offset, or one that changes within the clip, `offset_changes`, a splice);
-mismatch (no shift aligns them: dubbed or replaced audio). fusion.py weighs them differently.
+mismatch (no shift aligns them: dubbed or replaced audio). fusion.py weighs them differently. A
+constant offset viewers do not notice (ITU-R BT.1359: sound up to 45 ms early or 125 ms late) is
+no finding: such a clip is scored as realigned and is in_sync when it then matches.
 
 Training-free policy over the correlation evidence of `sync_correlation`:
 - offset: |offset| beyond the tolerance of natural speech (100 ms) with a confident peak;
@@ -34,6 +36,10 @@ from .base import (CheckResult, LipSyncMethod, Reliability, ScanContext, Segment
                    fmt_time)
 
 OFFSET_TOLERANCE_MS = 100.0  # natural lip-audio asynchrony people do not notice
+# ITU-R BT.1359 detectability thresholds: viewers do not notice sound up to 45 ms early or 125 ms
+# late. A constant offset found inside them is no finding: the clip is scored as realigned.
+UNNOTICED_LEAD_MS = 45.0  # ms the audio may lead the lips (offset_ms >= -45)
+UNNOTICED_LAG_MS = 125.0  # ms the audio may lag the lips (offset_ms <= +125)
 REALIGNED_MIN_P_SYNC = learned_sync.REALIGNED_MIN_P_SYNC  # a shift below this explains nothing
 OFFSET_FULL_MS = 250.0  # offsets this large score fully
 CONFIDENCE_FULL = 0.35  # peak-minus-median correlation of a clear peak (GRID median: 0.49)
@@ -196,7 +202,9 @@ def combine_evidence(res: "learned_sync.LearnedSync", corr: CheckResult) -> Chec
     not late speech): offset_ms is then only the best shift tried, not a finding. shift_scan (scan
     only): the in-sync probability per shift tried. capped: a clip with fewer than
     MIN_WINDOWS_FOR_FAKE judged windows whose score was cut to SINGLE_WINDOW_CAP. finding and
-    offset_changes: `classify`; a splice scores its shifted windows (100 * (1 - their p_sync)).
+    offset_changes: `classify`; a splice scores its shifted windows (100 * (1 - their p_sync));
+    a constant scanned offset viewers do not notice (`unnoticed`) scores the clip as realigned
+    (100 * (1 - the in-sync probability at that shift)), in_sync when that is under suspicious.
     """
     raw = 100.0 * (1.0 - res.p_sync)
     scanned = res.offset_method == learned_sync.OffsetMethod.scan
@@ -206,6 +214,9 @@ def combine_evidence(res: "learned_sync.LearnedSync", corr: CheckResult) -> Chec
     finding, changes = classify(raw, res, corr if use_corr else None)
     if changes:
         raw = max(raw, splice_score(res, changes))
+    elif finding == SyncFinding.desync and scanned and unnoticed(offset_ms):
+        raw = min(raw, 100.0 * (1.0 - res.offset_confidence))  # scored as realigned by that shift
+        finding = SyncFinding.in_sync if raw < SUSPICIOUS_THRESHOLD else finding
     capped = res.n_judged < MIN_WINDOWS_FOR_FAKE and raw > SINGLE_WINDOW_CAP
     score = min(raw, SINGLE_WINDOW_CAP) if capped else raw
     segments = [Segment(w.start_s, w.end_s, 100.0 * (1.0 - w.p_sync),
@@ -228,6 +239,11 @@ def combine_evidence(res: "learned_sync.LearnedSync", corr: CheckResult) -> Chec
         reasons.append(f"Only {res.n_judged} stretch of at most 2 s could be judged: a clip this short is "
                        f"suspicious at most, never fake (lip-sync score {raw:.0f} capped at {SINGLE_WINDOW_CAP:.0f})")
     return CheckResult(Status.ok, score, None, segments, fields=fields, reasons=reasons)
+
+
+def unnoticed(offset_ms: float) -> bool:
+    """A constant offset viewers do not notice (ITU-R BT.1359): audio <= 45 ms early, <= 125 ms late."""
+    return -UNNOTICED_LEAD_MS <= offset_ms <= UNNOTICED_LAG_MS
 
 
 def classify(score: float, res: "learned_sync.LearnedSync",
