@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -293,3 +298,40 @@ def test_websocket_stream_screens_raw_pcm(server):
     assert events[-1]["event"] == "end" and events[-1]["t_s"] == 6.0
     with connect(ws_url + "?claimed=nobody", additional_headers=AUTH) as ws:
         assert "no enrolled voice named 'nobody'" in json.loads(ws.recv())["error"]
+
+
+def doc_block(path: Path, heading: str) -> str:
+    """The first ```bash block after `heading` in a markdown file."""
+    text = path.read_text(encoding="utf-8")
+    start = text.index("```bash\n", text.index(heading)) + len("```bash\n")
+    return text[start:text.index("```", start)]
+
+
+def expected_lines(block: str) -> list[str]:
+    """The block's own-line `# ...` comments: the output its commands print."""
+    return [ln.strip()[2:] for ln in block.splitlines() if ln.strip().startswith("# ")]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
+def test_the_curl_examples_of_the_service_docs_run_as_written(tmp_path):
+    """docs/service.md's curl block, run by bash in an empty folder (port 8000 -> a free one):
+    it exits 0 and prints every `# ...` line it documents (`...` standing for any text)."""
+    block = doc_block(REPO / "docs" / "service.md", "### curl")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+           "AVDETECT_HOME": str(tmp_path / "home")}
+    env.pop("AVDETECT_API_KEY", None)
+    proc = subprocess.Popen(["bash", "-c", block.replace("8000", str(port))], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=600)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the server it started in the background, if still up
+    assert proc.returncode == 0, out[-3000:]
+    for line in expected_lines(block):
+        pattern = ".*?".join(re.escape(part) for part in line.split("..."))
+        assert re.search(pattern, out), (line, out[-3000:])
+    assert (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")
