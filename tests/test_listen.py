@@ -275,3 +275,19 @@ def test_an_alsa_device_is_screened_until_ctrl_c():
     assert [e["event"] for e in first] == ["start", "window"] and first[1]["t_s"] == 2.0, err
     end = json.loads(out.splitlines()[-1])
     assert proc.returncode == 130 and end["event"] == "end" and end["t_s"] >= 2.0, err
+
+
+def test_a_call_served_over_http_is_screened(call, tmp_path, correlation_detector):
+    """A URL source (here http://, served by a local server while it is read): the same windows
+    as from a file."""
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    (tmp_path / "call.wav").write_bytes(wav_bytes(call))
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as httpd:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/call.wav"
+        events = list(correlation_detector.stream(url, fmt="auto"))
+        httpd.shutdown()
+    assert [e["t_s"] for e in windows(events)] == [2.0, 4.0, 6.0, 8.0, 10.0] and events[-1]["event"] == "end"
