@@ -176,7 +176,7 @@ def train(train_set: CropSet, val_x: np.ndarray, val_y: np.ndarray, cfg: TrainCo
         step += 1
         if step % cfg.eval_every == 0:
             auc = roc_auc_labels(frame_logits(model, val_x), val_y)
-            history.append({"step": step, "loss": round(float(loss), 4), "val_auc": round(auc, 4),
+            history.append({"step": step, "loss": round(loss.item(), 4), "val_auc": round(auc, 4),
                             "s": round(time.time() - t0)})
             log(history[-1])
             if auc > best["auc"]:
