@@ -50,6 +50,7 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=CACHE_DIR)
     ap.add_argument("--minutes", type=float, default=20.0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--strong-aug", action="store_true", help="appearance changes on real and fake alike")
     ap.add_argument("--out", type=Path, default=Path("/work/cache/visual_model/visual"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -61,10 +62,10 @@ def main() -> None:
     log = lambda d: print(json.dumps(d), file=sys.stderr, flush=True)  # noqa: E731
     log({"train_crops": len(tr.grey), "train_clips": len(tr.names), "val_crops": len(va.grey),
          "val_clips": len(va.names)})
-    model, record = train(tr, val_x, val_y, TrainConfig(minutes=a.minutes), log=log)
+    model, record = train(tr, val_x, val_y, TrainConfig(minutes=a.minutes, strong_aug=a.strong_aug), log=log)
     real = clip_scores(model, va)
     model.threshold_logit = float(np.percentile(real, THRESHOLD_PERCENTILE))
-    record.update({"train_clips": len(tr.names), "train_crops": int(len(tr.grey)), "val_clips": len(va.names),
+    record.update({"strong_aug": a.strong_aug, "train_clips": len(tr.names), "train_crops": int(len(tr.grey)), "val_clips": len(va.names),
                    "val_crops": int(len(va.grey)), "threshold_logit": round(model.threshold_logit, 4),
                    "val_real_clips_over_threshold": int((real > model.threshold_logit).sum())})
     model.training_record = {k: v for k, v in record.items() if k != "history"}

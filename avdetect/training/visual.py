@@ -123,10 +123,29 @@ def self_blend(crops: CropSet, i: int, rng: np.random.Generator) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def post(grey: np.ndarray, rng: np.random.Generator, shift: int = TRAIN_SHIFT_PX) -> np.ndarray:
-    """Shared post-processing of real and fake crops -> (MODEL_PX, MODEL_PX) uint8."""
+def appearance(grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Whole-crop look changes (camera, channel, grading), for real and fake alike -> uint8."""
+    x = grey.astype(np.float32)
+    r = rng.random()
+    if r < 0.25:
+        x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.3, 1.2))
+    elif r < 0.45:
+        x = x * 1.5 - cv2.GaussianBlur(x, (0, 0), rng.uniform(0.8, 2.0)) * 0.5
     if rng.random() < 0.5:
-        grey = resample(grey, rng.uniform(0.45, 1.0))
+        x = tone(x, rng)
+    if rng.random() < 0.3:
+        x = x + rng.normal(0.0, rng.uniform(2.0, 6.0), x.shape)
+    return np.clip(x, 0, 255).astype(np.uint8)
+
+
+def post(grey: np.ndarray, rng: np.random.Generator, shift: int = TRAIN_SHIFT_PX,
+         strong: bool = False) -> np.ndarray:
+    """Shared post-processing of real and fake crops -> (MODEL_PX, MODEL_PX) uint8.
+    strong: also appearance() and a wider resolution range (run 2)."""
+    if strong:
+        grey = appearance(grey, rng)
+    if rng.random() < 0.5:
+        grey = resample(grey, rng.uniform(0.3 if strong else 0.45, 1.0))
     if rng.random() < 0.6:
         grey = jpeg(grey, int(rng.integers(35, 96)))
     dx, dy = rng.integers(-shift, shift + 1, 2) if shift else (0, 0)
@@ -135,11 +154,11 @@ def post(grey: np.ndarray, rng: np.random.Generator, shift: int = TRAIN_SHIFT_PX
     return out[:, ::-1] if rng.random() < 0.5 else out
 
 
-def batch(crops: CropSet, idx: np.ndarray, rng: np.random.Generator, shift: int = TRAIN_SHIFT_PX
-          ) -> tuple[np.ndarray, np.ndarray]:
+def batch(crops: CropSet, idx: np.ndarray, rng: np.random.Generator, shift: int = TRAIN_SHIFT_PX,
+          strong: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Half real, half self-blended from crops idx -> ((2n, MODEL_PX, MODEL_PX) uint8, (2n,) labels)."""
-    real = [post(crops.grey[i], rng, shift) for i in idx]
-    fake = [post(self_blend(crops, int(i), rng), rng, shift) for i in idx]
+    real = [post(crops.grey[i], rng, shift, strong) for i in idx]
+    fake = [post(self_blend(crops, int(i), rng), rng, shift, strong) for i in idx]
     x = np.stack(real + fake)
     y = np.r_[np.zeros(len(idx)), np.ones(len(idx))].astype(np.float32)
     return np.ascontiguousarray(x), y
@@ -152,6 +171,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     eval_every: int = 200  # steps
+    strong_aug: bool = False  # appearance() on real and fake crops alike (run 2)
     seed: int = 0
 
 
@@ -168,7 +188,8 @@ def train(train_set: CropSet, val_x: np.ndarray, val_y: np.ndarray, cfg: TrainCo
     t0, step = time.time(), 0
     while time.time() - t0 < cfg.minutes * 60:
         model.train()
-        x, y = batch(train_set, rng.integers(0, len(train_set.grey), cfg.batch), rng)
+        x, y = batch(train_set, rng.integers(0, len(train_set.grey), cfg.batch), rng,
+                     strong=cfg.strong_aug)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(model(torch.from_numpy(x)), torch.from_numpy(y))
         opt.zero_grad()
         loss.backward()
