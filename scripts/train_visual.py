@@ -1,0 +1,77 @@
+"""Train the visual mouth network on real crops and self-blended pseudo-fakes (CPU, bounded time).
+
+    PYTHONPATH=. nice -n 15 python scripts/train_visual.py --minutes 20 --out /work/cache/visual_model/visual
+
+Reads the crops cached by scripts/extract_mouth_crops.py (train / val splits only; av/wild is
+never read here). Model selection: the step with the best validation frame AUC, real vs
+pseudo-fake, on held-out people (val split). Threshold: the 95th percentile of the clip mean
+logit over the held-out real val clips. Prints a JSON record to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from avdetect.models.visual import VisualNet, frame_logits, save_model
+from avdetect.training.mouth_crops import CACHE_DIR, load_cached
+from avdetect.training.visual import CropSet, TrainConfig, batch, train
+from avdetect.visual.mouth_crop import centre_crop
+
+VAL_CROPS = 1200  # held-out crops turned into the fixed validation set (as many pseudo-fakes)
+THRESHOLD_PERCENTILE = 95.0  # of held-out real clip scores
+
+
+def crop_set(cache: Path, rels: list[str]) -> CropSet:
+    """Cached crops of clips rels -> CropSet (clips without crops are skipped)."""
+    g, lips, clip, names = [], [], [], []
+    for rel in rels:
+        z = load_cached(cache, rel)
+        if z is None or not len(z["frame"]):
+            continue
+        g.append(z["grey"]), lips.append(z["lips"]), clip.append(np.full(len(z["frame"]), len(names), np.int32))
+        names.append(rel)
+    return CropSet(np.concatenate(g), np.concatenate(lips), np.concatenate(clip), names)
+
+
+def clip_scores(model: VisualNet, crops: CropSet) -> np.ndarray:
+    """(n_clips,) mean frame logit per clip, centre crops without augmentation."""
+    logits = frame_logits(model, np.ascontiguousarray(centre_crop(crops.grey)))
+    return np.array([logits[crops.clip == k].mean() for k in range(len(crops.names))], np.float32)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cache", type=Path, default=CACHE_DIR)
+    ap.add_argument("--minutes", type=float, default=20.0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--strong-aug", action="store_true", help="appearance changes on real and fake alike")
+    ap.add_argument("--out", type=Path, default=Path("/work/cache/visual_model/visual"))
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    splits = json.loads((a.cache / "splits.json").read_text())
+    tr, va = crop_set(a.cache, splits["train"]), crop_set(a.cache, splits["val"])
+    rng = np.random.default_rng(123)
+    pick = np.sort(rng.choice(len(va.grey), min(VAL_CROPS, len(va.grey)), replace=False))
+    val_x, val_y = batch(va, pick, rng, shift=0)
+    log = lambda d: print(json.dumps(d), file=sys.stderr, flush=True)  # noqa: E731
+    log({"train_crops": len(tr.grey), "train_clips": len(tr.names), "val_crops": len(va.grey),
+         "val_clips": len(va.names)})
+    model, record = train(tr, val_x, val_y, TrainConfig(minutes=a.minutes, strong_aug=a.strong_aug), log=log)
+    real = clip_scores(model, va)
+    model.threshold_logit = float(np.percentile(real, THRESHOLD_PERCENTILE))
+    record.update({"strong_aug": a.strong_aug, "train_clips": len(tr.names), "train_crops": int(len(tr.grey)), "val_clips": len(va.names),
+                   "val_crops": int(len(va.grey)), "threshold_logit": round(model.threshold_logit, 4),
+                   "val_real_clips_over_threshold": int((real > model.threshold_logit).sum())})
+    model.training_record = {k: v for k, v in record.items() if k != "history"}
+    save_model(model, a.out)
+    print(json.dumps(record))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Visual mouth branch (experiment): mouth crops, self-blended pseudo-fakes, model save/load."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from avdetect import io
+from avdetect.models import store
+from avdetect.models.visual import VisualConfig, VisualNet, frame_logits, load_model, save_model
+from avdetect.visual.landmarks import EYE_OUTER, LIP_POINTS, FaceMeshTracker
+from avdetect.visual.mouth_crop import CONTEXT_IOD, CONTEXT_PX, MODEL_PX, centre_crop, mouth_crop
+
+TINY = VisualConfig(channels=(4, 8), double_from=1)
+
+
+@pytest.fixture(scope="module")
+def grid_frame(shared_data):
+    """(rgb, (468, 2) landmarks) of frame 5 of a real GRID clip."""
+    tracker = FaceMeshTracker()
+    try:
+        for k, rgb in io.iter_video_frames(shared_data / "av/grid_s1/video/bbaf2n.mp4", max_duration_s=0.3):
+            faces = tracker(k, rgb)
+    finally:
+        tracker.close()
+    assert len(faces) == 1
+    return rgb, faces[0]
+
+
+def test_mouth_crop_is_centred_and_scaled_by_eye_distance(grid_frame):
+    rgb, pts = grid_frame
+    crop = mouth_crop(rgb, pts)
+    assert crop.grey.shape == (CONTEXT_PX, CONTEXT_PX) and crop.grey.dtype == np.uint8
+    outer = crop.lips[:20]
+    np.testing.assert_allclose(outer.mean(axis=0), [CONTEXT_PX / 2, CONTEXT_PX / 2], atol=0.5)
+    width_iod = (outer[:, 0].max() - outer[:, 0].min()) / CONTEXT_PX * CONTEXT_IOD
+    assert 0.3 < width_iod < 0.8, width_iod  # a mouth is about half the outer-eye-corner distance
+    iod = float(np.hypot(*(pts[EYE_OUTER[1]] - pts[EYE_OUTER[0]])))
+    assert crop.iod_px == pytest.approx(iod)
+    assert centre_crop(crop.grey).shape == (MODEL_PX, MODEL_PX)
+
+
+def test_mouth_crop_undoes_head_roll(grid_frame):
+    """The same face rolled by 20 degrees gives the same crop (eye-line alignment)."""
+    rgb, pts = grid_frame
+    h, w = rgb.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), 20, 1.0)
+    rolled = cv2.warpAffine(rgb, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    pts_rolled = pts @ m[:, :2].T + m[:, 2]
+    a, b = mouth_crop(rgb, pts), mouth_crop(rolled, pts_rolled)
+    np.testing.assert_allclose(a.lips, b.lips, atol=0.05)
+    diff = np.abs(centre_crop(a.grey).astype(float) - centre_crop(b.grey).astype(float)).mean()
+    assert diff < 4.0, diff  # grey levels: resampling only
+    unrotated = np.abs(centre_crop(a.grey).astype(float) - centre_crop(mouth_crop(rolled, pts).grey).astype(float))
+    assert unrotated.mean() > 2 * diff  # the test can fail: wrong landmarks give another crop
+
+
+def test_mouth_crop_refuses_missing_points_and_tiny_faces(grid_frame):
+    rgb, pts = grid_frame
+    broken = pts.copy()
+    broken[LIP_POINTS[3]] = np.nan
+    assert mouth_crop(rgb, broken) is None
+    centre = pts[list(EYE_OUTER)].mean(axis=0)
+    assert mouth_crop(rgb, (pts - centre) * 0.1 + centre) is None
+
+
+def test_self_blend_changes_only_the_mouth_region(grid_frame):
+    from avdetect.training.visual import CropSet, self_blend
+
+    rgb, pts = grid_frame
+    c = mouth_crop(rgb, pts)
+    crops = CropSet(np.stack([c.grey, c.grey]), np.stack([c.lips, c.lips]), np.zeros(2, np.int32))
+    rng = np.random.default_rng(0)
+    changed = 0
+    for _ in range(10):
+        fake = self_blend(crops, 0, rng).astype(int)
+        d = np.abs(fake - c.grey.astype(int))
+        assert d[:12].max() <= 1 and d[:, :10].max() <= 1  # far from the mouth: untouched
+        changed += d[48:64, 40:72].mean() > 0.5
+    assert changed >= 8  # almost every pseudo-fake alters the mouth
+
+
+def test_tiny_model_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = VisualNet(TINY).eval()
+    model.threshold_logit = 0.25
+    model.training_record = {"steps": 3}
+    stem = tmp_path / "visual"
+    save_model(model, stem)
+    back = load_model(stem)
+    crops = np.random.default_rng(0).integers(0, 256, (5, MODEL_PX, MODEL_PX), dtype=np.uint8)
+    np.testing.assert_array_equal(frame_logits(model, crops), frame_logits(back, crops))
+    assert back.cfg == TINY and back.threshold_logit == 0.25 and back.training_record == {"steps": 3}
+    with pytest.raises(store.ModelFileError, match="kind/version"):
+        store.load(stem, "avdetect.sync", (1,))
+    weights = tmp_path / "visual.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\x00")
+    with pytest.raises(store.ModelFileError, match="sha256"):
+        load_model(stem)
+
+
+def test_network_is_brightness_and_contrast_invariant():
+    model = VisualNet(TINY).eval()
+    crops = np.random.default_rng(1).integers(40, 200, (3, MODEL_PX, MODEL_PX)).astype(np.float32)
+    a = model(torch.from_numpy(crops))
+    b = model(torch.from_numpy(crops * 0.8 + 20))
+    torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
