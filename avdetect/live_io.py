@@ -39,6 +39,9 @@ DEFAULT_DEVICE = "default"  # the device name when none follows `DRIVER:`
 # The alsa-lib inside PyAV's wheel looks for its configuration where it was built
 # (/tmp/vendor/share/alsa/alsa.conf): without ALSA_CONFIG_PATH no device name resolves.
 ALSA_CONFIG_ENV = "ALSA_CONFIG_PATH"
+LIVE_PROBE_BYTES = 32_768  # bytes FFmpeg may read to identify a live stream (1 s of 16 kHz WAV)
+LIVE_ANALYZE_US = 500_000  # us of a live stream FFmpeg may read to find its parameters
+LIVE_PROBE_OPTIONS = {"probesize": str(LIVE_PROBE_BYTES), "analyzeduration": str(LIVE_ANALYZE_US)}
 SYSTEM_ALSA_CONFIG = "/usr/share/alsa/alsa.conf"
 ALSA_CARDS = "/proc/asound/cards"  # the kernel's sound cards (absent: no sound driver loaded)
 # alsa-lib writes its errors straight to file descriptor 2: "ALSA lib pcm.c:2722:(snd_pcm_open_noupdate) Unknown PCM x"
@@ -205,9 +208,12 @@ def reason(e: Exception) -> str:
 
 
 def container_chunks(source: BinaryIO | str, name: str) -> Iterator[np.ndarray]:
-    """Any container PyAV can demux from a stream or URL -> (N,) float32 16 kHz mono chunks."""
+    """Any container PyAV can demux from a stream or URL -> (N,) float32 16 kHz mono chunks.
+
+    FFmpeg's stream probe reads LIVE_PROBE_BYTES / LIVE_ANALYZE_US of the start (its defaults,
+    5 MB and 5 s, held the first window of a live call 1.2 s behind)."""
     try:
-        container = av.open(source, mode="r")
+        container = av.open(source, mode="r", options=LIVE_PROBE_OPTIONS)
     except (av.FFmpegError, OSError) as e:
         raise MediaError(f"{name}: cannot open the stream ({reason(e)})") from None
     yield from decoded_chunks(container, name)
