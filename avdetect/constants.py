@@ -22,5 +22,8 @@ SYNC_MIN_SPEECH_FRACTION = 0.3  # a window needs this much speech to be judged
 SYNC_WINDOW_MIN_FACE_COVERAGE = 0.8  # a window is judged when a face is tracked in this share of its frames
 # lip sync applies to a clip at all when a face is tracked in this share of its speech frames
 SYNC_CLIP_MIN_SPEECH_FACE_COVERAGE = 0.5
+# a shift of the audio realigns a doubted lip-sync window only if the pair is then more likely in
+# sync than not (calibrated p_sync); below this the audio is other speech, not late speech
+REALIGNED_MIN_P_SYNC = 0.5
 # lip sync needs this many measured video frames per second (mouth shapes of 60-120 ms syllables)
 MIN_LIPSYNC_FPS = 15.0

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..constants import (AUDIO_SAMPLES_PER_FRAME, FRAME_MS, SYNC_HOP_S, SYNC_MIN_SPEECH_FRACTION,
-                         SYNC_WINDOW_FRAMES, SYNC_WINDOW_MIN_FACE_COVERAGE, VIDEO_FPS)
+from ..constants import (AUDIO_SAMPLES_PER_FRAME, FRAME_MS, REALIGNED_MIN_P_SYNC, SYNC_HOP_S,
+                         SYNC_MIN_SPEECH_FRACTION, SYNC_WINDOW_FRAMES, SYNC_WINDOW_MIN_FACE_COVERAGE, VIDEO_FPS)
 from ..models.store import model_dir as shipped_model_dir
 from ..models.sync import (MIN_WINDOW_FRAMES, AudioFrontend, SyncConfig, SyncTransformer, window_audio,
                            window_features)
@@ -40,9 +40,6 @@ WINDOW_HOP_S = {AudioFrontend.logmel: SYNC_HOP_S, AudioFrontend.whisper: 2.0}
 # offset scan: at most this many judged windows (evenly spread) x 17 shifts
 SCAN_MAX_WINDOWS = {AudioFrontend.logmel: 8, AudioFrontend.whisper: 4}
 SHIFTS_PER_SCAN = 17  # passes per scanned window: 15 coarse (every other of 31 shifts) + 2 fine
-# a scanned shift explains a doubted window only if the realigned pair is then more likely in sync
-# than not (calibrated p_sync); below this the audio is other speech, not late speech
-REALIGNED_MIN_P_SYNC = 0.5
 # the other doubted windows (clips over ~10 s) are scored at the plausible offsets the scanned
 # windows found (at most SCAN_MAX_WINDOWS of them), so a change of offset (a splice) shows on every
 # window; at most this many extra window passes: half the full scan's

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..audio.speechlike import SpeechLikeness
-from ..constants import MIN_LIPSYNC_FPS, SYNC_CLIP_MIN_SPEECH_FACE_COVERAGE, SYNC_WINDOW_FRAMES, VIDEO_FPS
+from ..constants import (MIN_LIPSYNC_FPS, REALIGNED_MIN_P_SYNC, SYNC_CLIP_MIN_SPEECH_FACE_COVERAGE,
+                         SYNC_WINDOW_FRAMES, VIDEO_FPS)
 from ..fusion import DESYNC_LARGE_MS, FAKE_THRESHOLD, SUSPICIOUS_THRESHOLD
 from ..visual.landmarks import MouthTrack
 from . import learned_sync
@@ -40,7 +41,6 @@ OFFSET_TOLERANCE_MS = 100.0  # natural lip-audio asynchrony people do not notice
 # late. A constant offset found inside them is no finding: the clip is scored as realigned.
 UNNOTICED_LEAD_MS = 45.0  # ms the audio may lead the lips (offset_ms >= -45)
 UNNOTICED_LAG_MS = 125.0  # ms the audio may lag the lips (offset_ms <= +125)
-REALIGNED_MIN_P_SYNC = learned_sync.REALIGNED_MIN_P_SYNC  # a shift below this explains nothing
 OFFSET_FULL_MS = 250.0  # offsets this large score fully
 CONFIDENCE_FULL = 0.35  # peak-minus-median correlation of a clear peak (GRID median: 0.49)
 NEAR_ZERO_LAGS = 2  # frames: +-80 ms counts as "in sync"

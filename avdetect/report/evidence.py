@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..constants import VIDEO_FPS
+from ..constants import REALIGNED_MIN_P_SYNC, VIDEO_FPS
 from ..fusion import FAKE_THRESHOLD, SUSPICIOUS_THRESHOLD, label
 
 N_STRIP_FRAMES = 6  # frames in the strip across the flagged lip-sync segment (or the whole clip)
@@ -25,7 +25,6 @@ CROP_PX = 240  # px: width of the mouth crop as shown
 STRIP_FRAME_PX = 150  # px: width of each strip frame as shown
 TIMELINE_SIZE_IN = (9.0, 2.8)  # inches
 SHIFT_PLOT_SIZE_IN = (5.0, 2.6)  # inches
-REALIGNED_MIN_P_SYNC = 0.5  # lip_sync's mark: a shift realigns the pair when p_sync reaches this
 OUTER_LIPS_RGB = (255, 40, 40)
 INNER_LIPS_RGB = (40, 220, 255)
 
