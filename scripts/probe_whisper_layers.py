@@ -204,6 +204,8 @@ def head_a(data: Data, pooled: np.ndarray, train: np.ndarray):
         errs, oof_real, oof_fake = [], [], []
         for k, g in enumerate(fams):
             tr, tf, trl = split(data, train, {g}, chunks == k)
+            if not (trl.any() and tf.any()):  # only without LibriSpeech training reals (diagnostic)
+                continue
             f = fit_lr(pooled[tr, lev], lab[tr])
             sr, sf = f(pooled[trl, lev]), f(pooled[tf, lev])
             errs.append(eer(sr, sf)[0])
@@ -299,7 +301,7 @@ def evaluate(args) -> None:
     data = Data(args.cache, args.model)
     lab, fam, src = data.col("label"), data.col("family"), data.col("source")
     families = sorted(set(fam[(src == "clones") & (lab == 1)]))
-    pool = src != "libri-test"
+    pool = (src != "libri-test") & ~((src == "libri-train") & args.no_libri_train)
     libri_test = np.flatnonzero(src == "libri-test")
     none = np.zeros(len(data.rows), bool)
     pooled = data.pooled() if "a" in args.heads else None
@@ -325,7 +327,8 @@ def evaluate(args) -> None:
                      info=info, seconds=round(time.time() - t0))
             results.append(r)
             print(json.dumps(r), flush=True)
-    out = args.cache / f"results_{args.model}_{args.heads.replace(',', '')}.json"
+    tag = "_nolibri" if args.no_libri_train else ""
+    out = args.cache / f"results_{args.model}_{args.heads.replace(',', '')}{tag}.json"
     out.write_text(json.dumps(results, indent=1))
     for head in args.heads.split(","):
         rs = [r for r in results if r["head"] == head]
@@ -339,17 +342,46 @@ def evaluate(args) -> None:
                                           for k in keys) + " | | |")
 
 
+def seen_families(args) -> None:
+    """Diagnostic, not a selection: head (a) at each level with every family and page seen in
+    training, 5 folds grouped by `pair` (a fake and its real reference never split); per-family EER
+    of the out-of-fold scores (that family's fakes vs its real references)."""
+    from sklearn.model_selection import GroupKFold
+
+    from avdetect.metrics import eer
+
+    data = Data(args.cache, args.model)
+    lab, fam, src = data.col("label"), data.col("family"), data.col("source")
+    pooled = data.pooled()
+    pool = np.flatnonzero(src != "libri-test")
+    groups = data.col("pair")[pool]
+    families = sorted(set(fam[(src == "clones") & (lab == 1)]))
+    print(f"\n{args.model}, every family seen (5 folds grouped by pair): EER % per family (fakes vs their references)")
+    print("| level | " + " | ".join(families) + " | mean |\n|---|" + "---|" * (len(families) + 1))
+    for lev in range(data.n_levels):
+        oof = np.zeros(len(data.rows))
+        for tr, te in GroupKFold(5).split(pool, groups=groups):
+            f = fit_lr(pooled[pool[tr], lev], lab[pool[tr]])
+            oof[pool[te]] = f(pooled[pool[te], lev])
+        e = [100 * eer(oof[(fam == g) & (lab == 0)], oof[(fam == g) & (lab == 1)])[0] for g in families]
+        print(f"| {lev} | " + " | ".join(f"{v:.1f}" for v in e) + f" | {np.mean(e):.1f} |", flush=True)
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["extract", "eval"])
+    ap.add_argument("cmd", choices=["extract", "eval", "seen"])
     ap.add_argument("--model", choices=["base", "small"], default="base")
     ap.add_argument("--small-wheels", type=Path, default=Path("/work/cache/spoofw/wheels"))
     ap.add_argument("--cache", type=Path, default=Path("/work/cache/spoofw"))
     ap.add_argument("--pool", type=int, default=1, help="average this many 20 ms frames when caching")
     ap.add_argument("--heads", default="a,b")
+    ap.add_argument("--no-libri-train", action="store_true",
+                    help="diagnostic: no LibriSpeech training reals (clones' reals only)")
     ap.add_argument("--families", default="", help="only these held-out families (comma-separated; a timing check)")
     a = ap.parse_args()
     if a.cmd == "extract":
         extract(a)
+    elif a.cmd == "seen":
+        seen_families(a)
     else:
         evaluate(a)
