@@ -88,8 +88,10 @@ def extract(args) -> None:
     rows = clip_table()
     enc = WhisperLayers(read_encoder_weights(model_bin(args.model, args.small_wheels)))
     t_max = int(MAX_CLIP_S * 16000) // WHISPER_SAMPLES_PER_FEATURE
-    jobs = [(i, False) for i in range(len(rows))] + [(i, True) for i, r in enumerate(rows) if r["source"] != "libri-test"]
-    out_dir = args.cache / args.model
+    jobs = [(i, False) for i in range(len(rows))]
+    if not args.clean_only:
+        jobs += [(i, True) for i, r in enumerate(rows) if r["source"] != "libri-test"]
+    out_dir = args.cache / (args.model + ("_notrim" if args.no_trim else ""))
     out_dir.mkdir(parents=True, exist_ok=True)
     states = np.lib.format.open_memmap(out_dir / "states.npy", "w+", np.float16,
                                        (len(jobs), enc.n_levels, t_max // args.pool, enc.dim))
@@ -98,7 +100,7 @@ def extract(args) -> None:
     for j, (i, aug) in enumerate(jobs):
         rng = np.random.default_rng([SEED, i, int(aug)])
         x = read_audio(rows[i]["path"])
-        y = equalise(rawboost(x, rng) if aug else x, rng)
+        y = equalise(rawboost(x, rng) if aug else x, rng, trim=not args.no_trim, floor=not args.no_trim)
         n = len(y) // WHISPER_SAMPLES_PER_FEATURE * WHISPER_SAMPLES_PER_FEATURE
         with torch.no_grad():
             s = enc(whisper_log_mel(torch.from_numpy(y[:n])[None]))  # (L, T, D)
@@ -123,6 +125,7 @@ LR_C = 0.1
 INNER_B = 3  # inner folds of head (b)
 EPOCHS, BATCH, LR, WD, CROP = 12, 32, 1e-3, 1e-2, 50  # head (b); CROP in 25 Hz frames (2 s)
 TIME_POOL = 2  # 50 Hz -> 25 Hz before head (b)
+LOOSE = False  # --loose (diagnostic only)
 
 
 class Data:
@@ -168,6 +171,8 @@ def split(data: Data, pool: np.ndarray, held: set, libri_held: np.ndarray):
     clones = src == "clones"
     held_rows = clones & np.isin(fam, list(held))
     pages, spk = set(data.col("page")[held_rows]), set(data.col("speaker")[held_rows])
+    if LOOSE:  # diagnostic: reals of the held-out families' pages and speakers may train
+        pages, spk = set(), set()
     clean_real = clones & (lab == 0) & ~np.isin(data.col("page"), list(pages)) & ~np.isin(data.col("speaker"), list(spk))
     train = pool & ~held_rows & (((lab == 1) & clones) | clean_real | ((src == "libri-train") & ~libri_held))
     test_fake = pool & held_rows & (lab == 1)
@@ -327,7 +332,7 @@ def evaluate(args) -> None:
                      info=info, seconds=round(time.time() - t0))
             results.append(r)
             print(json.dumps(r), flush=True)
-    tag = "_nolibri" if args.no_libri_train else ""
+    tag = ("_nolibri" if args.no_libri_train else "") + ("_loose" if LOOSE else "")
     out = args.cache / f"results_{args.model}_{args.heads.replace(',', '')}{tag}.json"
     out.write_text(json.dumps(results, indent=1))
     for head in args.heads.split(","):
@@ -367,20 +372,50 @@ def seen_families(args) -> None:
         print(f"| {lev} | " + " | ".join(f"{v:.1f}" for v in e) + f" | {np.mean(e):.1f} |", flush=True)
 
 
+def fixed_levels(args) -> None:
+    """Diagnostic, not a selection (it looks at the held-out families): head (a) at every fixed
+    level, leave-one-family-out with the rule's split; per-family EER vs the held-out references."""
+    from avdetect.metrics import eer
+
+    data = Data(args.cache, args.model)
+    lab, fam, src = data.col("label"), data.col("family"), data.col("source")
+    pooled = data.pooled()
+    pool = (src != "libri-test") & ~((src == "libri-train") & args.no_libri_train)
+    none = np.zeros(len(data.rows), bool)
+    families = sorted(set(fam[(src == "clones") & (lab == 1)]))
+    print(f"\n{args.model}, fixed level, leave-one-family-out (loose={LOOSE}, no_libri_train={args.no_libri_train})")
+    print("| level | " + " | ".join(families) + " | mean |\n|---|" + "---|" * (len(families) + 1))
+    for lev in range(data.n_levels):
+        e = []
+        for g in families:
+            train, tf, tr = split(data, pool, {g}, none)
+            f = fit_lr(pooled[train, lev], lab[train])
+            e.append(100 * eer(f(pooled[tr, lev]), f(pooled[tf, lev]))[0])
+        print(f"| {lev} | " + " | ".join(f"{v:.1f}" for v in e) + f" | {np.mean(e):.1f} |", flush=True)
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["extract", "eval", "seen"])
-    ap.add_argument("--model", choices=["base", "small"], default="base")
+    ap.add_argument("cmd", choices=["extract", "eval", "seen", "levels"])
+    ap.add_argument("--model", choices=["base", "small", "base_notrim"], default="base")
     ap.add_argument("--small-wheels", type=Path, default=Path("/work/cache/spoofw/wheels"))
     ap.add_argument("--cache", type=Path, default=Path("/work/cache/spoofw"))
     ap.add_argument("--pool", type=int, default=1, help="average this many 20 ms frames when caching")
     ap.add_argument("--heads", default="a,b")
+    ap.add_argument("--no-trim", action="store_true", help="diagnostic: no silence trimming and no noise floor "
+                    "(features under <model>_notrim; evaluate with --model base_notrim)")
+    ap.add_argument("--clean-only", action="store_true", help="no RawBoost copies (enough for head a)")
     ap.add_argument("--no-libri-train", action="store_true",
                     help="diagnostic: no LibriSpeech training reals (clones' reals only)")
+    ap.add_argument("--loose", action="store_true",
+                    help="diagnostic: the held-out family's pages and speakers may give training reals")
     ap.add_argument("--families", default="", help="only these held-out families (comma-separated; a timing check)")
     a = ap.parse_args()
+    LOOSE = a.loose
     if a.cmd == "extract":
         extract(a)
+    elif a.cmd == "levels":
+        fixed_levels(a)
     elif a.cmd == "seen":
         seen_families(a)
     else:
