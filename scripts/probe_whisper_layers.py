@@ -91,7 +91,7 @@ def extract(args) -> None:
     jobs = [(i, False) for i in range(len(rows))]
     if not args.clean_only:
         jobs += [(i, True) for i, r in enumerate(rows) if r["source"] != "libri-test"]
-    out_dir = args.cache / (args.model + ("_notrim" if args.no_trim else ""))
+    out_dir = args.cache / (args.model + ("_notrim" if args.no_trim else "") + ("_gentle" if args.gentle else ""))
     out_dir.mkdir(parents=True, exist_ok=True)
     states = np.lib.format.open_memmap(out_dir / "states.npy", "w+", np.float16,
                                        (len(jobs), enc.n_levels, t_max // args.pool, enc.dim))
@@ -100,7 +100,8 @@ def extract(args) -> None:
     for j, (i, aug) in enumerate(jobs):
         rng = np.random.default_rng([SEED, i, int(aug)])
         x = read_audio(rows[i]["path"])
-        y = equalise(rawboost(x, rng) if aug else x, rng, trim=not args.no_trim, floor=not args.no_trim)
+        y = equalise(rawboost(x, rng) if aug else x, rng, trim=not args.no_trim, floor=not args.no_trim,
+                     gentle=args.gentle)
         n = len(y) // WHISPER_SAMPLES_PER_FEATURE * WHISPER_SAMPLES_PER_FEATURE
         with torch.no_grad():
             s = enc(whisper_log_mel(torch.from_numpy(y[:n])[None]))  # (L, T, D)
@@ -397,13 +398,15 @@ def fixed_levels(args) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("cmd", choices=["extract", "eval", "seen", "levels"])
-    ap.add_argument("--model", choices=["base", "small", "base_notrim"], default="base")
+    ap.add_argument("--model", choices=["base", "small", "base_notrim", "base_gentle"], default="base")
     ap.add_argument("--small-wheels", type=Path, default=Path("/work/cache/spoofw/wheels"))
     ap.add_argument("--cache", type=Path, default=Path("/work/cache/spoofw"))
     ap.add_argument("--pool", type=int, default=1, help="average this many 20 ms frames when caching")
     ap.add_argument("--heads", default="a,b")
     ap.add_argument("--no-trim", action="store_true", help="diagnostic: no silence trimming and no noise floor "
                     "(features under <model>_notrim; evaluate with --model base_notrim)")
+    ap.add_argument("--gentle", action="store_true", help="diagnostic: a 12 dB/octave biquad low-pass at 4 kHz "
+                    "instead of the steep 8 kHz resampling (features under <model>_gentle)")
     ap.add_argument("--clean-only", action="store_true", help="no RawBoost copies (enough for head a)")
     ap.add_argument("--no-libri-train", action="store_true",
                     help="diagnostic: no LibriSpeech training reals (clones' reals only)")

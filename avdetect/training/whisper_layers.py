@@ -35,14 +35,19 @@ HEAD_DIM = 64  # Whisper's attention head size (base: 8 heads x 64, small: 12 x 
 CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}  # CTranslate2 DataType ids
 
 
-def equalise(x: np.ndarray, rng: np.random.Generator, trim: bool = True, floor: bool = True) -> np.ndarray:
+def equalise(x: np.ndarray, rng: np.random.Generator, trim: bool = True, floor: bool = True,
+             gentle: bool = False) -> np.ndarray:
     """(N,) float32 16 kHz -> (M,) float32 16 kHz, M <= MAX_CLIP_S * 16000: silence trimmed, cut,
     band-limited to 4 kHz, RMS-normalised to TARGET_RMS_DBFS, with a faint noise floor
-    (trim=False / floor=False: a diagnostic without the trimming / the noise floor)."""
+    (trim=False / floor=False: a diagnostic without the trimming / the noise floor; gentle=True:
+    a diagnostic with one 12 dB/octave biquad low-pass at 4 kHz instead of the steep one)."""
     y = (trim_silence(x) if trim else x)[: int(MAX_CLIP_S * SAMPLE_RATE)]
     t = torch.from_numpy(np.ascontiguousarray(y, np.float32))
-    t = torchaudio.functional.resample(torchaudio.functional.resample(t, SAMPLE_RATE, BAND_RATE),
-                                       BAND_RATE, SAMPLE_RATE)[: len(y)]
+    if gentle:
+        t = torchaudio.functional.lowpass_biquad(t, SAMPLE_RATE, BAND_RATE / 2)
+    else:
+        t = torchaudio.functional.resample(torchaudio.functional.resample(t, SAMPLE_RATE, BAND_RATE),
+                                           BAND_RATE, SAMPLE_RATE)[: len(y)]
     y = t.numpy().astype(np.float32)
     rms = float(np.sqrt(np.mean(y ** 2))) + 1e-9
     y = y * (10 ** (TARGET_RMS_DBFS / 20) / rms)
