@@ -36,7 +36,10 @@ from ..features import ClipFeatures
 from .base import (CheckResult, LipSyncMethod, Reliability, ScanContext, Segment, Settings, Status, SyncFinding,
                    fmt_time)
 
-OFFSET_TOLERANCE_MS = 100.0  # natural lip-audio asynchrony people do not notice
+# natural lip-audio asynchrony: where the correlation check's offset term starts to rise, and the
+# least offset a window or splice side counts as shifted (symmetric; the learned path's
+# "not noticed" range for a constant offset is UNNOTICED_* below)
+OFFSET_TOLERANCE_MS = 100.0
 # ITU-R BT.1359 detectability thresholds: viewers do not notice sound up to 45 ms early or 125 ms
 # late. A constant offset found inside them is no finding: the clip is scored as realigned.
 UNNOTICED_LEAD_MS = 45.0  # ms the audio may lead the lips (offset_ms >= -45)
