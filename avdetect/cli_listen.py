@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import signal
 import sys
 from typing import Any, Optional
 
@@ -28,6 +29,30 @@ SOURCE_HELP = ("- (stdin), a URL FFmpeg can open (rtp, rtsp, srt, http), a sound
 def alert_line(event: dict[str, Any]) -> str:
     said = "; ".join(event["reasons"]) or f"score {event['score']}"
     return f"ALERT at {event['t_s']:.0f} s: {event['verdict']} ({said})"
+
+
+class CtrlC:
+    """Within: Ctrl-C (SIGINT) sets `pressed` as well as raising KeyboardInterrupt. PyAV 18 can
+    lose a KeyboardInterrupt raised inside its decoding (the resampler's EAGAIN path swallows it),
+    so the screening loop also checks `pressed` between chunks. A SIGINT the process was started
+    ignoring stays ignored."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self.previous: Any = None
+
+    def __enter__(self) -> "CtrlC":
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            self.previous = signal.signal(signal.SIGINT, self.handle)
+        return self
+
+    def handle(self, signum: int, frame: Any) -> None:
+        self.pressed = True
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 class EventPrinter:
@@ -156,9 +181,12 @@ def screen_call(detector, source: str, claimed: str | None, fmt, follow_s: float
         with EventPrinter(source, claimed, live) as out:
             out.emit(screen.start())
             try:
-                for chunk in pcm_chunks(source, fmt, follow_s):
-                    for event in screen.feed(chunk):
-                        out.emit(event)
+                with CtrlC() as ctrl_c:
+                    for chunk in pcm_chunks(source, fmt, follow_s):
+                        if ctrl_c.pressed:
+                            raise KeyboardInterrupt
+                        for event in screen.feed(chunk):
+                            out.emit(event)
             except KeyboardInterrupt:
                 code = INTERRUPTED_EXIT
             except MediaError as e:
