@@ -3,7 +3,8 @@
 
     PYTHONPATH=. python scripts/build_sync_corpus.py --data ../shared/data --workers 2
 
-Writes cache/sync/v1/<sha[:2]>/<sha>.npz per clip and cache/sync/index.csv (name,sha,status).
+Writes cache/sync/v1/<sha[:2]>/<sha>.npz per clip and cache/sync/index.csv (name,sha,status,person;
+person from av/wild/manifest.csv for the real av/wild clips, which training splits by person).
 Re-running skips clips already cached.
 """
 
@@ -17,7 +18,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-AV_DIRS = ("av/grid_s1/video", "av/lrc_ar/video", "av/multi")
+AV_DIRS = ("av/grid_s1/video", "av/lrc_ar/video", "av/multi", "av/wild/video/real")
+WILD_MANIFEST = "av/wild/manifest.csv"
 
 
 def _work(args: tuple[str, str, str]) -> tuple[str, str, str]:
@@ -41,6 +43,15 @@ def list_clips(root: Path) -> list[str]:
     return names
 
 
+def wild_persons(root: Path) -> dict[str, str]:
+    """Clip name (relative to the data root) -> the person av/wild's manifest names."""
+    path = root / WILD_MANIFEST
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as f:
+        return {str(Path(WILD_MANIFEST).parent / r["path"]): r["person"] for r in csv.DictReader(f)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="../shared/data")
@@ -61,10 +72,11 @@ def main() -> int:
             if i % 100 == 0 or i == len(names):
                 print(f"{i}/{len(names)} clips, {time.time() - t0:.0f} s", flush=True)
     rows.sort()
+    persons = wild_persons(root)
     with open(Path(a.cache) / "index.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["name", "sha256", "status"])
-        w.writerows(rows)
+        w.writerow(["name", "sha256", "status", "person"])
+        w.writerows([*r, persons.get(r[0], "")] for r in rows)
     bad = [r for r in rows if r[2] != "ok" and r[2] != "cached"]
     print(f"done: {len(rows)} clips, {len(bad)} without usable features", flush=True)
     for r in bad[:20]:

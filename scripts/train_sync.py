@@ -39,6 +39,8 @@ def main() -> int:
     ap.add_argument("--audio-frontend", default=None, choices=["logmel", "whisper"],
                     help="audio features (default: the --init-from model's, else logmel); switching keeps "
                          "every other layer of --init-from")
+    ap.add_argument("--wild-repeat", type=int, default=d.wild_repeat,
+                    help="draw each av/wild training clip this many times as often as another clip")
     a = ap.parse_args()
     best = train(TrainConfig(cache_dir=a.cache, tts_bank=a.tts_bank, out=a.out, log_dir=a.log_dir,
                              steps=a.steps, max_minutes=a.max_minutes, batch_size=a.batch_size,
@@ -46,7 +48,7 @@ def main() -> int:
                              threads=a.threads, init_from=a.init_from, mirror_p=a.mirror_p,
                              kind_probs=a.kind_probs, hard_dub_k=a.hard_dub_k,
                              speed_rates=tuple(float(r) for r in a.speed_rates.split(",") if r),
-                             audio_frontend=a.audio_frontend))
+                             audio_frontend=a.audio_frontend, wild_repeat=a.wild_repeat))
     print(json.dumps(best, indent=2))
     return 0
 

@@ -344,3 +344,31 @@ def test_sparse_window_grid_adds_judged_windows_when_too_few_are_judged():
     assert plan_windows(n, 50, 2.0, speech, face) == [0, 12, 26]  # 0.48-2.48 s from the 0.5 s grid
     assert plan_windows(n, 50, 0.5, speech, face) == [0, 12, 25, 26]  # the dense grid as it was
     assert plan_windows(n, 50, 2.0, np.zeros(n, bool), face) == [0, 26]  # nothing to judge anywhere
+
+
+def test_wild_clips_are_split_by_person_and_dubbed_from_their_own_pool():
+    """A person's av/wild clips share one split whatever the manifest's identification note says;
+    a wild clip without a person is test; wild clips are a donor corpus of their own."""
+    from avdetect.training.data import Split, assign_splits, corpus_of, donor_pools, person_key, wild_split
+    from avdetect.training.sync_corpus import CachedClip
+
+    assert person_key("Lily Aldridge (visual ID; same woman as pose517600055)") == \
+        person_key("Lily Aldridge (visual ID, unverified)") == "lily aldridge"
+    assert person_key("unknown man (LivePortrait d20)") != person_key("unknown child (LivePortrait d11)")
+    people = [f"person {i}" for i in range(200)]
+    shares = {s: sum(wild_split(p) == s for p in people) / len(people) for s in Split}
+    assert 0.4 < shares[Split.train] < 0.6 and 0.1 < shares[Split.val] < 0.3 and 0.2 < shares[Split.test] < 0.4, shares
+    names = [f"av/wild/video/real/{p.replace(' ', '_')}_seg{k}.mp4" for p in people for k in (1, 2)]
+    persons = {n: f"{p} (visual ID, unverified)" for n, p in zip(names, [p for p in people for _ in (1, 2)])}
+    split = assign_splits(names + ["av/wild/video/real/nobody.mp4", "av/grid_s1/video/a.mp4"], persons)
+    assert all(split[names[2 * i]] == split[names[2 * i + 1]] == wild_split(p) for i, p in enumerate(people))
+    assert split["av/wild/video/real/nobody.mp4"] == Split.test and split["av/grid_s1/video/a.mp4"] == Split.train
+
+    def clip(name):
+        return CachedClip(name, np.zeros((50, 40, 2), np.float32), np.ones(50, bool), np.zeros(32000, np.float32),
+                          np.ones(50, bool))
+
+    clips = [clip(n) for n in ("av/grid_s1/video/a.mp4", "av/lrc_ar/video/1.mp4", "av/wild/video/real/en_multivsr_x.mp4")]
+    same, other = donor_pools(clips)
+    assert [c.name for c in same["wild"]] == [clips[2].name] and corpus_of(clips[2].name) == "wild"
+    assert {c.name for c in other["wild"]} == {clips[0].name, clips[1].name}

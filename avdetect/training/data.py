@@ -12,6 +12,7 @@ import dataclasses
 import csv
 import enum
 import functools
+import hashlib
 import math
 import re
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ IGNORE = -100  # label value excluded from a loss
 MIN_SPEECH_FRACTION = 0.3  # windows drawn for positives/offsets should contain speech
 ARABIC_TRAIN_END, ARABIC_VAL_END = 0.75, 0.85  # share of LRC-AR clips by number: train | val | test
 GRID_VAL_SHARE = 0.1  # last 10 % of GRID s1 (sorted names): validation (same speaker)
+WILD_TRAIN_END, WILD_VAL_END = 0.5, 0.7  # av/wild real clips by a hash of the person: train | val | test
+WILD_DIR = "av/wild/"
 NARROWBAND_RATE = 8_000  # Hz: telephone band-limit augmentation
 
 
@@ -61,8 +64,22 @@ def parse_kind_probs(text: str) -> dict[Kind, float]:
     return dict(zip(Kind, vals))
 
 
-def assign_splits(names: list[str]) -> dict[str, Split]:
-    """Contiguous blocks: av/multi -> test; LRC-AR by clip number 75 % | 10 % | 15 %; GRID 90 | 10."""
+def person_key(person: str) -> str:
+    """A manifest's person label -> the person it names, without the manifest's identification note
+    ("Lily Aldridge (visual ID; same woman as ...)" -> "lily aldridge")."""
+    return re.sub(r"\s*\(visual ID[^)]*\)", "", person).strip().lower()
+
+
+def wild_split(person: str) -> Split:
+    """An av/wild person's split, from a hash of person_key: the same person is always on one side,
+    whatever other clips are in the corpus."""
+    h = int(hashlib.sha256(person_key(person).encode()).hexdigest()[:8], 16) / 2 ** 32
+    return Split.train if h < WILD_TRAIN_END else Split.val if h < WILD_VAL_END else Split.test
+
+
+def assign_splits(names: list[str], persons: dict[str, str] | None = None) -> dict[str, Split]:
+    """Contiguous blocks: av/multi -> test; LRC-AR by clip number 75 % | 10 % | 15 %; GRID 90 | 10;
+    av/wild clips with a person (`persons`: name -> manifest person) by wild_split, without one test."""
     out: dict[str, Split] = {}
     grid = sorted(n for n in names if "grid_s1" in n)
     arabic = sorted((n for n in names if "lrc_ar" in n), key=lambda n: int(re.sub(r"\D", "", Path(n).stem)))
@@ -71,6 +88,9 @@ def assign_splits(names: list[str]) -> dict[str, Split]:
     for i, n in enumerate(arabic):
         r = i / len(arabic)
         out[n] = Split.train if r < ARABIC_TRAIN_END else Split.val if r < ARABIC_VAL_END else Split.test
+    for n, person in (persons or {}).items():
+        if n in names and WILD_DIR in n and person:
+            out[n] = wild_split(person)
     for n in names:
         out.setdefault(n, Split.test)  # av/multi and anything else: other people, never trained on
     return out
@@ -81,7 +101,7 @@ def load_corpus(cache_dir: str | Path) -> dict[Split, list[CachedClip]]:
     cache_dir = Path(cache_dir)
     with open(cache_dir / "index.csv") as f:
         rows = [r for r in csv.DictReader(f) if r["status"] in ("ok", "cached")]
-    splits = assign_splits([r["name"] for r in rows])
+    splits = assign_splits([r["name"] for r in rows], {r["name"]: r.get("person") or "" for r in rows})
     out: dict[Split, list[CachedClip]] = {s: [] for s in Split}
     for r in rows:
         clip = load_cached(cache_path(cache_dir, r["sha256"]), r["name"])
@@ -169,7 +189,7 @@ def donor_audio(rng, donors: list[CachedClip], exclude: CachedClip, length: int,
     the one whose loudness follows the lips (window `lips`, (length, 40, 2)) best, a hard negative
     that the mouth-opening-vs-energy cue alone cannot reject."""
     found = []
-    for _ in range(10 * hard_k):
+    for _ in range(10 * hard_k if donors else 0):
         d = donors[int(rng.integers(len(donors)))]
         if d is exclude or d.n_frames < length or base_name(d.name) == base_name(exclude.name):
             continue
@@ -248,7 +268,7 @@ def _sample_example(rng: np.random.Generator, clips: list[CachedClip], same: dic
         return _example(clip, s, length, frames_audio(clip.audio, s - d, length), sync, d, kind)
     length = _window_len(rng, n)
     s = _speechy_start(rng, clip, 0, n - length, length)
-    corpus = "grid" if "grid" in clip.name else "lrc"
+    corpus = corpus_of(clip.name)
     audio = None
     lips = clip.landmarks[s:s + length]
     if kind == Kind.dub_same:
@@ -270,10 +290,16 @@ def _example(clip: CachedClip, s: int, length: int, audio: np.ndarray, sync: flo
     return Example(lips, valid, audio, sync, offset, kind)
 
 
+def corpus_of(name: str) -> str:
+    """A clip's corpus for dubbing donors: "grid", "wild" or "lrc" (LRC-AR and anything else)."""
+    return "grid" if "grid" in name else "wild" if WILD_DIR in name else "lrc"
+
+
 def donor_pools(clips: list[CachedClip]) -> tuple[dict[str, list[CachedClip]], dict[str, list[CachedClip]]]:
-    grid = [c for c in clips if "grid" in c.name]
-    lrc = [c for c in clips if "grid" not in c.name]
-    return {"grid": grid, "lrc": lrc}, {"grid": lrc, "lrc": grid}
+    """-> (same, other): by corpus, the clips of that corpus and those of every other corpus."""
+    names = ("grid", "lrc", "wild")
+    by = {k: [c for c in clips if corpus_of(c.name) == k] for k in names}
+    return by, {k: [c for c in clips if corpus_of(c.name) != k] for k in names}
 
 
 @dataclass

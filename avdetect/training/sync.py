@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from ..metrics import eer_labels, roc_auc_labels
 from ..models.sync import (MODEL_VERSION, AudioFrontend, SyncConfig, SyncTransformer, load_model, offset_to_class,
                            save_model, window_features, window_mel)
-from .data import (IGNORE, Batch, Split, augment_audio, augment_lips, augment_mel, collate, donor_pools,
+from .data import (IGNORE, Batch, Split, augment_audio, augment_lips, augment_mel, collate, corpus_of, donor_pools,
                    load_corpus, load_tts_bank, narrowband, parse_kind_probs, sample_example, speed_perturbed)
 
 OFFSET_LOSS_WEIGHT = 0.5
@@ -50,6 +50,7 @@ class TrainConfig:
     hard_dub_k: int = 1  # > 1: each dubbed negative is the best envelope match of this many donors
     speed_rates: tuple[float, ...] = ()  # e.g. (0.9, 1.1): re-timed copies of every training clip join it
     audio_frontend: str | None = None  # an AudioFrontend value; None: model.audio_frontend or init_from's
+    wild_repeat: int = 1  # each av/wild training clip is drawn this many times as often as another clip
     model: SyncConfig = SyncConfig()
 
 
@@ -136,12 +137,15 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     corpus = load_corpus(cfg.cache_dir)
     tr, va = corpus[Split.train], corpus[Split.val]
     tr = tr + [speed_perturbed(c, r) for r in cfg.speed_rates for c in tr]
+    tr = tr + [c for c in tr if corpus_of(c.name) == "wild"] * (cfg.wild_repeat - 1)
     tts_tr = load_tts_bank(cfg.tts_bank, Split.train)
     print(f"train clips {len(tr)}, val clips {len(va)}, test clips {len(corpus[Split.test])}, "
           f"tts utterances {len(tts_tr)}", flush=True)
     pools = donor_pools(tr)
     probs = parse_kind_probs(cfg.kind_probs) if cfg.kind_probs else None
     val = fixed_batches(va, donor_pools(va), tts_tr, cfg.n_val, 128, cfg.seed + 1)
+    wild_va = [c for c in va if corpus_of(c.name) == "wild"]
+    wild_val = fixed_batches(wild_va, donor_pools(va), tts_tr, cfg.n_val // 2, 128, cfg.seed + 2) if wild_va else []
     model = SyncTransformer(cfg.model).to(cfg.device)
     if cfg.init_from:
         model = load_model(cfg.init_from, cfg.device)
@@ -153,7 +157,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     log = open(Path(cfg.log_dir) / "curves.csv", "w", newline="")
     writer = csv.writer(log)
     writer.writerow(["step", "minutes", "lr", "train_loss", "train_bce", "train_ce",
-                     "val_loss", "val_auc", "val_eer", "val_offset_acc"])
+                     "val_loss", "val_auc", "val_eer", "val_offset_acc", "wild_val_auc"])
     t0, best, run = time.time(), {"score": -1.0}, []
     for step in range(cfg.steps):
         for g in opt.param_groups:
@@ -165,14 +169,17 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         last = step == cfg.steps - 1 or minutes >= cfg.max_minutes
         if (step + 1) % cfg.eval_every == 0 or last:
             m = evaluate(model, val, cfg.device)
+            if wild_val:
+                m["wild_val_auc"] = evaluate(model, wild_val, cfg.device)["val_auc"]
             tl = np.mean(run, 0)
             run = []
             writer.writerow([step + 1, f"{minutes:.2f}", f"{lr_at(step, cfg):.2e}", *(f"{v:.4f}" for v in tl),
-                             *(f"{m[k]:.4f}" for k in ("val_loss", "val_auc", "val_eer", "val_offset_acc"))])
+                             *(f"{m[k]:.4f}" for k in ("val_loss", "val_auc", "val_eer", "val_offset_acc")),
+                             f"{m.get('wild_val_auc', float('nan')):.4f}"])
             log.flush()
             print(f"step {step + 1} {minutes:.1f} min train {tl[0]:.3f} | " +
                   " ".join(f"{k} {v:.3f}" for k, v in m.items()), flush=True)
-            score = m["val_auc"] + m["val_offset_acc"]
+            score = m["val_auc"] + m["val_offset_acc"] + m.get("wild_val_auc", 0.0)  # wild: real footage of other people
             if score > best["score"]:
                 best = {"score": score, "step": step + 1, **m}
                 save_model(model, cfg.out, extra={"training": {
