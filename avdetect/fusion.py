@@ -85,8 +85,13 @@ def claimed_clone_reason(checks: dict[str, CheckResult], at: float | None = CLAI
         return None
     if spk.fields.get("match") is not True or syn.score < at:
         return None
-    return (f"voice matches the enrolled voice of {spk.fields.get('claimed')}, but the speech is likely "
-            f"machine-made (score {syn.score:.0f})")
+    return claimed_clone_words(spk.fields.get("claimed"), syn.score)
+
+
+def claimed_clone_words(claimed: str | None, synthetic: float) -> str:
+    """The claimed-identity rule's sentence (also `listen`'s, per window)."""
+    return (f"voice matches the enrolled voice of {claimed}, but the speech is likely "
+            f"machine-made (score {synthetic:.0f})")
 
 
 def fuse(checks: dict[str, CheckResult], weights: dict[str, float],

@@ -6,7 +6,9 @@
 Every HOP_S (1 s) of audio the last WINDOW_S (4 s) are judged: the synthetic-speech network
 (`synthetic_speech`, 0-100) and, with a claimed voice, the speaker check (cosine `similarity` to the
 enrolled voiceprint, `match`, mismatch `speaker_score` 0-100). A window's score is the worst of
-them after the check weights of `fusion` (as in a scan). The running verdict is sticky: the call's
+them after the check weights of `fusion` (as in a scan), with fusion's claimed-identity rule: a
+voice that matches the claimed person but scores >= CLAIMED_SYNTHETIC_AT as synthetic counts as
+suspicious at least (a clone of that person). The running verdict is sticky: the call's
 worst `confirmed` score so far, where a window's score is confirmed by the window one hop before
 it (the lower of the two counts), so one odd window does not flag a call, and a cloned voice that
 starts at t is confirmed by about t + 3-4 s (two windows holding >= 2 s of it).
@@ -38,7 +40,8 @@ from .checks.base import fmt_time
 from .checks.speaker import similarity_score
 from .checks.synthetic_speech import MIN_WINDOW_SPEECH_FRACTION, score_windows
 from .constants import SAMPLE_RATE, VIDEO_FPS
-from .fusion import SPEAKER_SIMILARITY_THRESHOLD, SUSPICIOUS_THRESHOLD, Verdict, verdict_for
+from .fusion import (CLAIMED_SYNTHETIC_AT, SPEAKER_SIMILARITY_THRESHOLD, SUSPICIOUS_THRESHOLD, Verdict,
+                     claimed_clone_words, verdict_for)
 from .live_io import DEFAULT_FOLLOW_S, SourceFormat, default_format, pcm_chunks
 
 STEP_S = 2.0  # s of audio between printed window events
@@ -173,22 +176,24 @@ class CallScreen:
         j = Judged(t_s, float(speech.sum()) / VIDEO_FPS)
         if j.speech_s < MIN_SPEECH_S or speech.mean() < MIN_WINDOW_SPEECH_FRACTION:
             return j
-        start = fmt_time(max(0.0, t_s - len(window) / SAMPLE_RATE))
-        weighted = []
+        span = f"{fmt_time(max(0.0, t_s - len(window) / SAMPLE_RATE))}-{fmt_time(t_s)}"
         j.synthetic = float(score_windows(self.model, window, [0], len(window), self.device)[0])
-        weighted.append(j.synthetic * self.weights.get("synthetic_speech", 1.0))
-        if weighted[-1] >= SUSPICIOUS_THRESHOLD:
-            j.reasons.append(f"synthetic voice around {start}-{fmt_time(t_s)} (score {j.synthetic:.0f})")
+        synthetic = j.synthetic * self.weights.get("synthetic_speech", 1.0)
+        speaker = None
         if self.profile is not None:
             sp = speech_only(window, speech)
             if len(sp) >= MIN_EMBED_S * SAMPLE_RATE:
                 j.similarity = cosine(embed(sp, self.device), self.profile)
                 j.speaker_score = similarity_score(j.similarity)
-                weighted.append(j.speaker_score * self.weights.get("speaker", 1.0))
-                if j.similarity < SPEAKER_SIMILARITY_THRESHOLD:
-                    j.reasons.append(f"voice does not match {self.claimed} around {start}-{fmt_time(t_s)} "
-                                     f"(similarity {j.similarity:.2f})")
-        j.score = max(weighted)
+                speaker = j.speaker_score * self.weights.get("speaker", 1.0)
+        if j.similarity is not None and j.similarity >= SPEAKER_SIMILARITY_THRESHOLD and j.synthetic >= CLAIMED_SYNTHETIC_AT:
+            synthetic = max(synthetic, SUSPICIOUS_THRESHOLD)  # the claimed-identity rule, as in fusion.fuse
+            j.reasons.append(f"{claimed_clone_words(self.claimed, j.synthetic)} around {span}")
+        elif synthetic >= SUSPICIOUS_THRESHOLD:
+            j.reasons.append(f"synthetic voice around {span} (score {j.synthetic:.0f})")
+        if j.similarity is not None and j.similarity < SPEAKER_SIMILARITY_THRESHOLD:
+            j.reasons.append(f"voice does not match {self.claimed} around {span} (similarity {j.similarity:.2f})")
+        j.score = max(synthetic, speaker if speaker is not None else 0.0)
         return j
 
 

@@ -291,3 +291,21 @@ def test_a_call_served_over_http_is_screened(call, tmp_path, correlation_detecto
         events = list(correlation_detector.stream(url, fmt="auto"))
         httpd.shutdown()
     assert [e["t_s"] for e in windows(events)] == [2.0, 4.0, 6.0, 8.0, 10.0] and events[-1]["event"] == "end"
+
+
+def test_a_matching_voice_that_sounds_machine_made_is_suspicious_with_claimed(call, home, detector, monkeypatch):
+    """listen applies fusion's claimed-identity rule per window: the enrolled voice, scored at or
+    above CLAIMED_SYNTHETIC_AT by the synthetic-speech network (here a stand-in score: the shipped
+    network does not score this synthetic test voice that high), counts as suspicious at least."""
+    from avdetect import listen
+    from avdetect.fusion import CLAIMED_SYNTHETIC_AT
+
+    monkeypatch.setenv("AVDETECT_HOME", str(home))
+    voices.enroll("caller", [avio.AudioClip(synth.synthetic_speech(8.0, seed=3)[0])])
+    for given, suspicious in ((CLAIMED_SYNTHETIC_AT + 1, True), (CLAIMED_SYNTHETIC_AT - 10, False)):
+        monkeypatch.setattr(listen, "score_windows", lambda *a, **k: np.array([given], np.float32))
+        cs = listen.CallScreen(detector, "caller")
+        j = cs.judge(call[:4 * SAMPLE_RATE], 4.0)
+        assert j.similarity is not None and j.similarity >= 0.72, j
+        said = " ".join(j.reasons)
+        assert (j.score >= 40.0) == suspicious and ("machine-made" in said) == suspicious, (given, j)

@@ -61,14 +61,14 @@ def test_speaker_check_on_8k_digits(home):
 @pytest.mark.skipif(not (MODELS / "spoof.safetensors").exists(), reason="no shipped spoof model")
 @pytest.mark.skipif(shutil.which("text2wave") is None, reason="festival not installed")
 def test_spoof_timeline_finds_the_synthetic_stretch():
-    from avdetect.checks.synthetic_speech import check_synthetic_speech
+    from avdetect.checks.synthetic_speech import check_synthetic_speech, load_model
     from avdetect.training.generators import festival
     from avdetect.training.text import SENTENCES
 
     real = [libri("3005", k) for k in range(2)]
     fake = festival(" ".join(SENTENCES[3:6]), 0, 0)
     call = np.concatenate([real[0], fake, real[1]]).astype(np.float32)
-    res = check_synthetic_speech(call, None)
+    res = check_synthetic_speech(call, None, model=load_model())
     assert res.status == Status.ok
     a, b = len(real[0]) / SAMPLE_RATE, (len(real[0]) + len(fake)) / SAMPLE_RATE
     inside = [s.score for s in res.segments if s.start_s >= a - 0.5 and s.end_s <= b + 0.5]
