@@ -292,7 +292,7 @@ def _example(clip: CachedClip, s: int, length: int, audio: np.ndarray, sync: flo
 
 def corpus_of(name: str) -> str:
     """A clip's corpus for dubbing donors: "grid", "wild" or "lrc" (LRC-AR and anything else)."""
-    return "grid" if "grid" in name else "wild" if WILD_DIR in name else "lrc"
+    return "wild" if WILD_DIR in name else "grid" if "grid" in name else "lrc"
 
 
 def donor_pools(clips: list[CachedClip]) -> tuple[dict[str, list[CachedClip]], dict[str, list[CachedClip]]]:
