@@ -88,10 +88,10 @@ def assign_splits(names: list[str], persons: dict[str, str] | None = None) -> di
     for i, n in enumerate(arabic):
         r = i / len(arabic)
         out[n] = Split.train if r < ARABIC_TRAIN_END else Split.val if r < ARABIC_VAL_END else Split.test
-    for n, person in (persons or {}).items():
-        if n in names and WILD_DIR in n and person:
-            out[n] = wild_split(person)
     for n in names:
+        person = (persons or {}).get(n)
+        if WILD_DIR in n and person:
+            out[n] = wild_split(person)
         out.setdefault(n, Split.test)  # av/multi and anything else: other people, never trained on
     return out
 

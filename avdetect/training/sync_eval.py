@@ -25,7 +25,7 @@ from ..constants import AUDIO_SAMPLES_PER_FRAME
 from ..metrics import eer_labels, roc_auc_labels
 from ..models.sync import MIN_WINDOW_FRAMES
 from ..visual.landmarks import MouthTrack, mouth_opening
-from .data import WILD_DIR, frames_audio
+from .data import corpus_of, frames_audio
 from .sync_corpus import CachedClip
 
 A = AUDIO_SAMPLES_PER_FRAME
@@ -115,11 +115,9 @@ def _group(c: CachedClip) -> str:
 
 
 def group_of(name: str) -> str:
-    """Corpus of a clip name: "wild" (av/wild real clips), "multi" (av/multi, other people), "lrc"
-    (LRC-AR) or "grid"."""
-    if WILD_DIR in name:
-        return "wild"
-    return "multi" if "av/multi" in name else "lrc" if "lrc" in name else "grid"
+    """Corpus of a clip name: "multi" (av/multi, other people) or data.corpus_of's ("wild", "grid",
+    "lrc")."""
+    return "multi" if "av/multi" in name else corpus_of(name)
 
 
 def table_by_group(trials: list[Trial], scores: list[Scored]) -> dict[str, dict[str, dict[str, float]]]:
