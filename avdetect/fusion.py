@@ -83,9 +83,15 @@ def claimed_clone_reason(checks: dict[str, CheckResult], at: float | None = CLAI
     spk, syn = checks.get(SPEAKER_CHECK), checks.get(SYNTHETIC_CHECK)
     if at is None or spk is None or syn is None or spk.status != Status.ok or syn.status != Status.ok:
         return None
-    if spk.fields.get("match") is not True or syn.score < at:
+    if not is_claimed_clone(spk.fields.get("match"), syn.score, at):
         return None
     return claimed_clone_words(spk.fields.get("claimed"), syn.score)
+
+
+def is_claimed_clone(match: bool | None, synthetic: float, at: float | None = CLAIMED_SYNTHETIC_AT) -> bool:
+    """The claimed-identity rule's test: the voice matches the claimed person (`match` True) and
+    the synthetic-speech score is at or above `at` (None: rule off). Shared with `listen`."""
+    return at is not None and match is True and synthetic >= at
 
 
 def claimed_clone_words(claimed: str | None, synthetic: float) -> str:

@@ -40,8 +40,8 @@ from .checks.base import fmt_time
 from .checks.speaker import similarity_score
 from .checks.synthetic_speech import MIN_WINDOW_SPEECH_FRACTION, score_windows
 from .constants import SAMPLE_RATE, VIDEO_FPS
-from .fusion import (CLAIMED_SYNTHETIC_AT, SPEAKER_SIMILARITY_THRESHOLD, SUSPICIOUS_THRESHOLD, Verdict,
-                     claimed_clone_words, verdict_for)
+from .fusion import (SPEAKER_SIMILARITY_THRESHOLD, SUSPICIOUS_THRESHOLD, Verdict, claimed_clone_words,
+                     is_claimed_clone, verdict_for)
 from .live_io import DEFAULT_FOLLOW_S, SourceFormat, default_format, pcm_chunks
 
 STEP_S = 2.0  # s of audio between printed window events
@@ -186,7 +186,8 @@ class CallScreen:
                 j.similarity = cosine(embed(sp, self.device), self.profile)
                 j.speaker_score = similarity_score(j.similarity)
                 speaker = j.speaker_score * self.weights.get("speaker", 1.0)
-        if j.similarity is not None and j.similarity >= SPEAKER_SIMILARITY_THRESHOLD and j.synthetic >= CLAIMED_SYNTHETIC_AT:
+        match = None if j.similarity is None else bool(j.similarity >= SPEAKER_SIMILARITY_THRESHOLD)
+        if is_claimed_clone(match, j.synthetic):
             synthetic = max(synthetic, SUSPICIOUS_THRESHOLD)  # the claimed-identity rule, as in fusion.fuse
             j.reasons.append(f"{claimed_clone_words(self.claimed, j.synthetic)} around {span}")
         elif synthetic >= SUSPICIOUS_THRESHOLD:
