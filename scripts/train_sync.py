@@ -41,6 +41,9 @@ def main() -> int:
                          "every other layer of --init-from")
     ap.add_argument("--wild-repeat", type=int, default=d.wild_repeat,
                     help="draw each av/wild training clip this many times as often as another clip")
+    ap.add_argument("--footage", type=float, default=d.footage,
+                    help="footage augmentations (head motion, frame rate, noise, occlusion, crowd, music, "
+                         "reverb): 0 off, 1 avdetect.training.footage's probabilities")
     a = ap.parse_args()
     best = train(TrainConfig(cache_dir=a.cache, tts_bank=a.tts_bank, out=a.out, log_dir=a.log_dir,
                              steps=a.steps, max_minutes=a.max_minutes, batch_size=a.batch_size,
@@ -48,7 +51,8 @@ def main() -> int:
                              threads=a.threads, init_from=a.init_from, mirror_p=a.mirror_p,
                              kind_probs=a.kind_probs, hard_dub_k=a.hard_dub_k,
                              speed_rates=tuple(float(r) for r in a.speed_rates.split(",") if r),
-                             audio_frontend=a.audio_frontend, wild_repeat=a.wild_repeat))
+                             audio_frontend=a.audio_frontend, wild_repeat=a.wild_repeat,
+                             footage=a.footage))
     print(json.dumps(best, indent=2))
     return 0
 

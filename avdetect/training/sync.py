@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from ..metrics import eer_labels, roc_auc_labels
 from ..models.sync import (MODEL_VERSION, AudioFrontend, SyncConfig, SyncTransformer, load_model, offset_to_class,
                            save_model, window_features, window_mel)
+from . import footage
 from .data import (IGNORE, Batch, Split, augment_audio, augment_lips, augment_mel, collate, corpus_of, donor_pools,
                    load_corpus, load_tts_bank, narrowband, parse_kind_probs, sample_example, speed_perturbed)
 
@@ -51,6 +52,7 @@ class TrainConfig:
     speed_rates: tuple[float, ...] = ()  # e.g. (0.9, 1.1): re-timed copies of every training clip join it
     audio_frontend: str | None = None  # an AudioFrontend value; None: model.audio_frontend or init_from's
     wild_repeat: int = 1  # each av/wild training clip is drawn this many times as often as another clip
+    footage: float = 0.0  # scales footage.FootageConfig's probabilities (0: off, 1: its defaults)
     model: SyncConfig = SyncConfig()
 
 
@@ -78,9 +80,14 @@ def _to(batch: Batch, device: str) -> Batch:
 
 
 def train_step(model, opt, batch: Batch, gen: torch.Generator, device: str,
-               mirror_p: float = 0.0) -> tuple[float, float, float]:
+               mirror_p: float = 0.0, footage_p: float = 0.0) -> tuple[float, float, float]:
     lips, lv = augment_lips(batch.lips, batch.lip_valid, gen, mirror_p)
-    audio = augment_audio(batch.audio, gen)
+    audio = batch.audio
+    if footage_p > 0:
+        fcfg = footage.FootageConfig.scaled(footage_p)
+        lips, lv = footage.augment_lips(lips, lv, gen, fcfg)
+        audio = footage.augment_audio(audio, gen, fcfg)
+    audio = augment_audio(audio, gen)
     if model.cfg.audio_frontend == AudioFrontend.logmel:
         mel = augment_mel(window_mel(audio), gen)
     else:
@@ -164,7 +171,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
             g["lr"] = lr_at(step, cfg)
         batch = collate([sample_example(rng, tr, *pools, tts_tr, probs, cfg.hard_dub_k)
                          for _ in range(cfg.batch_size)])
-        run.append(train_step(model, opt, batch, gen, cfg.device, cfg.mirror_p))
+        run.append(train_step(model, opt, batch, gen, cfg.device, cfg.mirror_p, cfg.footage))
         minutes = (time.time() - t0) / 60
         last = step == cfg.steps - 1 or minutes >= cfg.max_minutes
         if (step + 1) % cfg.eval_every == 0 or last:
