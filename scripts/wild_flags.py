@@ -21,6 +21,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from avdetect.evaluate import OVERALL, score_of
 from avdetect.metrics import roc_auc
 from avdetect.training.data import Split, wild_split
 
@@ -34,8 +35,7 @@ def manifest(data: Path) -> list[dict[str, str]]:
 
 def scores(r: dict) -> tuple[float, float]:
     """A report -> (overall score, lip-sync score), 0 where none was given."""
-    ls = r.get("checks", {}).get("lip_sync", {}).get("score")
-    return float(r.get("score") or 0.0), float(ls or 0.0)
+    return float(score_of(r, OVERALL) or 0.0), float(score_of(r, "lip_sync") or 0.0)
 
 
 def auc_table(real: list[dict], gen: list[dict], generator: dict[str, str]) -> None:
