@@ -1,7 +1,7 @@
 """Extract and cache mouth crops for the visual branch (training sources and av/wild).
 
     PYTHONPATH=. nice -n 15 python scripts/extract_mouth_crops.py [--data /work/shared/data]
-        [--cache /work/cache/mouth]
+        [--cache /work/cache/mouth] [--every 1]
 
 Writes <cache>/splits.json ({'train', 'val', 'wild'} clip paths) and one .npz per clip.
 Prints a JSON summary (clips, crops, failures, seconds per set) to stdout.
@@ -28,6 +28,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("/work/shared/data"))
     ap.add_argument("--cache", type=Path, default=CACHE_DIR)
     ap.add_argument("--sets", default="train,val,wild")
+    ap.add_argument("--every", type=int, help="keep a crop every n frames in every set (1: consecutive "
+                    "frames, for the temporal model); default: EVERY per set")
     a = ap.parse_args()
     torch.set_num_threads(1)
     rows = list(csv.DictReader(open(a.data / "manifest.csv")))
@@ -39,7 +41,7 @@ def main() -> None:
     summary = {}
     for name in a.sets.split(","):
         t0 = time.time()
-        counts = extract_all(a.data, splits[name], a.cache, EVERY[name], MAX_S[name])
+        counts = extract_all(a.data, splits[name], a.cache, a.every or EVERY[name], MAX_S[name])
         summary[name] = {"clips": len(counts), "crops": sum(max(c, 0) for c in counts.values()),
                          "no_face": sum(c == 0 for c in counts.values()),
                          "failed": sum(c < 0 for c in counts.values()), "seconds": round(time.time() - t0, 1)}
