@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from avdetect.metrics import roc_auc
-from avdetect.models.visual import frame_logits, load_model
+from avdetect.models.visual import load_model
 from avdetect.training.mouth_crops import CACHE_DIR, load_cached
-from avdetect.visual.mouth_crop import centre_crop
+from avdetect.training.visual import CropSet, unit_logits
 
 TOP_SHARE = 0.2  # share of a clip's highest frame logits averaged for the top-k score
 
@@ -34,7 +34,10 @@ def clip_score(model, rel: str, cache: Path) -> dict | None:
     z = load_cached(cache, rel)
     if z is None or not len(z["frame"]):
         return None
-    lg = np.sort(frame_logits(model, np.ascontiguousarray(centre_crop(z["grey"]))))
+    crops = CropSet(z["grey"], z["lips"], np.zeros(len(z["frame"]), np.int32), [rel], z["frame"])
+    lg = np.sort(unit_logits(model, crops)[0])  # one per crop, or per stack every 2nd frame
+    if not len(lg):
+        return None
     k = max(1, int(round(TOP_SHARE * len(lg))))
     return {"mean": float(lg.mean()), "top": float(lg[-k:].mean()), "frames": int(len(lg))}
 

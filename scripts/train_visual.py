@@ -1,6 +1,7 @@
 """Train the visual mouth network on real crops and self-blended pseudo-fakes (CPU, bounded time).
 
     PYTHONPATH=. nice -n 15 python scripts/train_visual.py --minutes 20 --out /work/cache/visual_model/visual
+    PYTHONPATH=. python scripts/train_visual.py --frames 5 --cache /work/cache/mouth_t --out ...   # stacks (section 15)
 
 Reads the crops cached by scripts/extract_mouth_crops.py (train / val splits only; av/wild is
 never read here). Model selection: the step with the best validation frame AUC, real vs
@@ -18,10 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from avdetect.models.visual import VisualNet, frame_logits, save_model
+from avdetect.models.visual import VisualConfig, VisualNet, save_model
 from avdetect.training.mouth_crops import CACHE_DIR, load_cached
-from avdetect.training.visual import CropSet, TrainConfig, batch, train
-from avdetect.visual.mouth_crop import centre_crop
+from avdetect.training.visual import CropSet, TrainConfig, batch, stack_batch, train, unit_logits
 
 VAL_CROPS = 1200  # held-out crops turned into the fixed validation set (as many pseudo-fakes)
 THRESHOLD_PERCENTILE = 95.0  # of held-out real clip scores
@@ -29,20 +29,22 @@ THRESHOLD_PERCENTILE = 95.0  # of held-out real clip scores
 
 def crop_set(cache: Path, rels: list[str]) -> CropSet:
     """Cached crops of clips rels -> CropSet (clips without crops are skipped)."""
-    g, lips, clip, names = [], [], [], []
+    g, lips, clip, frame, names = [], [], [], [], []
     for rel in rels:
         z = load_cached(cache, rel)
         if z is None or not len(z["frame"]):
             continue
         g.append(z["grey"]), lips.append(z["lips"]), clip.append(np.full(len(z["frame"]), len(names), np.int32))
+        frame.append(z["frame"])
         names.append(rel)
-    return CropSet(np.concatenate(g), np.concatenate(lips), np.concatenate(clip), names)
+    return CropSet(np.concatenate(g), np.concatenate(lips), np.concatenate(clip), names, np.concatenate(frame))
 
 
 def clip_scores(model: VisualNet, crops: CropSet) -> np.ndarray:
-    """(n_clips,) mean frame logit per clip, centre crops without augmentation."""
-    logits = frame_logits(model, np.ascontiguousarray(centre_crop(crops.grey)))
-    return np.array([logits[crops.clip == k].mean() for k in range(len(crops.names))], np.float32)
+    """(n_clips,) mean unit logit per clip (crops, or stacks every 2nd frame), no augmentation."""
+    logits, clip = unit_logits(model, crops)
+    return np.array([logits[clip == k].mean() if (clip == k).any() else np.nan
+                     for k in range(len(crops.names))], np.float32)
 
 
 def main() -> None:
@@ -51,21 +53,29 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=20.0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--strong-aug", action="store_true", help="appearance changes on real and fake alike")
+    ap.add_argument("--frames", type=int, default=1, help="consecutive crops per input (needs --every 1 crops)")
     ap.add_argument("--out", type=Path, default=Path("/work/cache/visual_model/visual"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     splits = json.loads((a.cache / "splits.json").read_text())
     tr, va = crop_set(a.cache, splits["train"]), crop_set(a.cache, splits["val"])
     rng = np.random.default_rng(123)
-    pick = np.sort(rng.choice(len(va.grey), min(VAL_CROPS, len(va.grey)), replace=False))
-    val_x, val_y = batch(va, pick, rng, shift=0)
+    if a.frames > 1:
+        starts = va.stack_starts(a.frames)
+        pick = np.sort(rng.choice(starts, min(VAL_CROPS, len(starts)), replace=False))
+        val_x, val_y = stack_batch(va, pick, a.frames, rng, shift=0)
+    else:
+        pick = np.sort(rng.choice(len(va.grey), min(VAL_CROPS, len(va.grey)), replace=False))
+        val_x, val_y = batch(va, pick, rng, shift=0)
     log = lambda d: print(json.dumps(d), file=sys.stderr, flush=True)  # noqa: E731
     log({"train_crops": len(tr.grey), "train_clips": len(tr.names), "val_crops": len(va.grey),
          "val_clips": len(va.names)})
-    model, record = train(tr, val_x, val_y, TrainConfig(minutes=a.minutes, strong_aug=a.strong_aug), log=log)
+    model, record = train(tr, val_x, val_y, TrainConfig(minutes=a.minutes, strong_aug=a.strong_aug),
+                          VisualConfig(frames=a.frames), log=log)
     real = clip_scores(model, va)
+    real = real[np.isfinite(real)]
     model.threshold_logit = float(np.percentile(real, THRESHOLD_PERCENTILE))
-    record.update({"strong_aug": a.strong_aug, "train_clips": len(tr.names), "train_crops": int(len(tr.grey)), "val_clips": len(va.names),
+    record.update({"strong_aug": a.strong_aug, "frames": a.frames, "train_clips": len(tr.names), "train_crops": int(len(tr.grey)), "val_clips": len(va.names),
                    "val_crops": int(len(va.grey)), "threshold_logit": round(model.threshold_logit, 4),
                    "val_real_clips_over_threshold": int((real > model.threshold_logit).sum())})
     model.training_record = {k: v for k, v in record.items() if k != "history"}

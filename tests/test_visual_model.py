@@ -107,3 +107,62 @@ def test_network_is_brightness_and_contrast_invariant():
     a = model(torch.from_numpy(crops))
     b = model(torch.from_numpy(crops * 0.8 + 20))
     torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def _clip_stack(c, n: int = 7, first_frame: int = 10):
+    """CropSet of n crops of one clip on consecutive frames, with a gap after the 4th."""
+    from avdetect.training.visual import CropSet
+
+    frame = np.arange(first_frame, first_frame + n, dtype=np.int32)
+    frame[4:] += 1  # frames 10-13, then 15-17: no stack of 5 spans the gap
+    return CropSet(np.stack([c.grey] * n), np.stack([c.lips] * n), np.zeros(n, np.int32), ["a"], frame)
+
+
+def test_stacks_are_consecutive_frames_of_one_clip(grid_frame):
+    rgb, pts = grid_frame
+    crops = _clip_stack(mouth_crop(rgb, pts), n=7)
+    assert crops.stack_starts(3).tolist() == [0, 1, 4]  # 10-12, 11-13, 15-17
+    assert crops.stack_starts(5).tolist() == []
+    assert crops.stack_starts(3, step=2).tolist() == [0]  # starts on even frames only
+
+
+def test_temporal_pseudo_fakes_and_shared_post_processing(grid_frame):
+    from avdetect.training.visual import FAKE_KINDS, post_stack, stack_batch, temporal_fake
+
+    rgb, pts = grid_frame
+    c = mouth_crop(rgb, pts)
+    crops = _clip_stack(c, n=5)
+    crops.frame[:] = np.arange(5)
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # a still, real stack stays still through the post-processing
+        out = post_stack(crops.grey[:5], rng)
+        assert out.shape == (5, MODEL_PX, MODEL_PX) and (out == out[:1]).all()
+    changed = 0
+    for _ in range(40):
+        fake = temporal_fake(crops, 0, 5, rng).astype(int)
+        assert fake.shape == (5, CONTEXT_PX, CONTEXT_PX)
+        assert np.abs(fake - c.grey.astype(int))[:, :12].max() <= 1  # far from the mouth: untouched
+        changed += np.abs(fake - c.grey.astype(int))[:, 48:64, 40:72].mean() > 0.5
+    assert changed >= 20  # identical frames: only "still" (p 0.3) leaves the mouth as it was
+    x, y = stack_batch(crops, np.array([0, 0]), 5, rng)
+    assert x.shape == (4, 5, MODEL_PX, MODEL_PX) and y.tolist() == [0, 0, 1, 1]
+    assert len(FAKE_KINDS) == 4
+
+
+def test_stack_model_round_trip_and_inputs(tmp_path):
+    cfg = VisualConfig(channels=(4, 8), double_from=1, frames=3)
+    torch.manual_seed(0)
+    model = VisualNet(cfg).eval()
+    stacks = np.random.default_rng(2).integers(0, 256, (4, 3, MODEL_PX, MODEL_PX), dtype=np.uint8)
+    save_model(model, tmp_path / "visual")
+    back = load_model(tmp_path / "visual")
+    assert back.cfg.frames == 3
+    np.testing.assert_array_equal(frame_logits(model, stacks), frame_logits(back, stacks))
+    with pytest.raises(AssertionError):
+        model(torch.from_numpy(stacks[:, 0]))  # a stack model refuses single crops
+    # one standardisation per stack: a stack whose frames differ only in brightness keeps the difference
+    flat = torch.full((1, 3, MODEL_PX, MODEL_PX), 100.0)
+    flat[:, 1] += 30
+    z = model(flat)
+    torch.testing.assert_close(z, model(flat * 0.8 + 20), atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(z, model(torch.full((1, 3, MODEL_PX, MODEL_PX), 100.0)))

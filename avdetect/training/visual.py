@@ -9,6 +9,12 @@ The mask is the outer-lip hull (or an enlarged ellipse around it, sometimes the 
 dilated and blurred by random amounts, at a random blend strength. Real crops and pseudo-fakes
 then get the same post-processing (resolution loss, JPEG, shifts, flips), so only the blend
 itself tells them apart. Label real = 0, blended = 1.
+
+Temporal model (training-log section 15): stacks of consecutive crops, whose pseudo-fakes change
+the mouth over time: each frame re-rendered on its own (texture flicker), the stack's mean mouth
+in every frame (too still), one re-rendered mouth pasted over all frames (frozen texture), or the
+single-crop self-blend drawn per frame. One mask per stack, one set of post-processing
+parameters per stack, so a real stack does not flicker.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import torch
 from ..metrics import roc_auc_labels
 from ..models.visual import VisualConfig, VisualNet, frame_logits
 from ..visual.landmarks import N_LIP_POINTS
-from ..visual.mouth_crop import CONTEXT_PX, MODEL_PX
+from ..visual.mouth_crop import CONTEXT_PX, MODEL_PX, centre_crop
 
 MAX_SHIFT_PX = (CONTEXT_PX - MODEL_PX) // 2  # 12: random-crop range around the centre
 TRAIN_SHIFT_PX = 4  # px: random offset of the model window in training
@@ -38,11 +44,24 @@ class CropSet:
     lips: np.ndarray
     clip: np.ndarray
     names: list[str] = field(default_factory=list)
+    frame: np.ndarray | None = None  # (N,) int32 timeline index of each crop (needed for stacks)
 
     def __post_init__(self) -> None:
         n = len(self.grey)
         assert self.grey.shape == (n, CONTEXT_PX, CONTEXT_PX) and self.lips.shape == (n, N_LIP_POINTS, 2)
-        assert self.clip.shape == (n,)
+        assert self.clip.shape == (n,) and (self.frame is None or self.frame.shape == (n,))
+
+    def stack_starts(self, frames: int, step: int = 1) -> np.ndarray:
+        """Indices i whose crops i..i+frames-1 are consecutive timeline frames of one clip, every
+        `step`-th such start of each run -> (m,) int64."""
+        assert self.frame is not None, "stacks need the crops' frame indices"
+        n = len(self.grey) - frames + 1
+        if n <= 0:
+            return np.zeros(0, np.int64)
+        i = np.arange(n)
+        ok = (self.clip[i] == self.clip[i + frames - 1]) & (self.frame[i + frames - 1] - self.frame[i] == frames - 1)
+        starts = i[ok]
+        return starts[self.frame[starts] % step == 0] if step > 1 else starts
 
 
 def lip_mask(outer: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -164,6 +183,72 @@ def batch(crops: CropSet, idx: np.ndarray, rng: np.random.Generator, shift: int 
     return np.ascontiguousarray(x), y
 
 
+FAKE_KINDS = ("flicker", "still", "frozen", "blend")
+FAKE_KIND_P = (0.3, 0.3, 0.2, 0.2)  # training-log section 15, fixed before training
+
+
+def temporal_fake(crops: CropSet, start: int, frames: int, rng: np.random.Generator) -> np.ndarray:
+    """Temporal pseudo-fake of crops start..start+frames-1 -> (frames, CONTEXT_PX, CONTEXT_PX) uint8."""
+    idx = np.arange(start, start + frames)
+    target = crops.grey[idx].astype(np.float32)  # (T, C, C)
+    kind = FAKE_KINDS[int(rng.choice(len(FAKE_KINDS), p=FAKE_KIND_P))]
+    if kind == "blend":
+        return np.stack([self_blend(crops, int(i), rng) for i in idx])
+    mask = lip_mask(crops.lips[idx, :20].reshape(-1, 2), rng)  # around every frame's mouth
+    if kind == "flicker":
+        src = np.stack([rerender(crops.grey[i], rng) for i in idx])
+    elif kind == "still":
+        src = np.broadcast_to(target.mean(0), target.shape)
+    else:  # frozen
+        src = np.broadcast_to(rerender(crops.grey[int(rng.choice(idx))], rng), target.shape)
+    return np.clip(mask * src + (1.0 - mask) * target, 0, 255).astype(np.uint8)
+
+
+def post_stack(stack: np.ndarray, rng: np.random.Generator, shift: int = TRAIN_SHIFT_PX) -> np.ndarray:
+    """post() with one set of random parameters for every frame of a stack:
+    (T, CONTEXT_PX, CONTEXT_PX) uint8 -> (T, MODEL_PX, MODEL_PX) uint8."""
+    factor = rng.uniform(0.45, 1.0) if rng.random() < 0.5 else None
+    quality = int(rng.integers(35, 96)) if rng.random() < 0.6 else None
+    dx, dy = rng.integers(-shift, shift + 1, 2) if shift else (0, 0)
+    flip = rng.random() < 0.5
+    o = MAX_SHIFT_PX
+    out = []
+    for g in stack:
+        g = resample(g, factor) if factor is not None else g
+        g = jpeg(g, quality) if quality is not None else g
+        g = g[o + dy:o + dy + MODEL_PX, o + dx:o + dx + MODEL_PX]
+        out.append(g[:, ::-1] if flip else g)
+    return np.stack(out)
+
+
+def stack_batch(crops: CropSet, starts: np.ndarray, frames: int, rng: np.random.Generator,
+                shift: int = TRAIN_SHIFT_PX) -> tuple[np.ndarray, np.ndarray]:
+    """Half real, half temporal pseudo-fake stacks from `starts` ->
+    ((2n, frames, MODEL_PX, MODEL_PX) uint8, (2n,) labels)."""
+    real = [post_stack(crops.grey[s:s + frames], rng, shift) for s in starts]
+    fake = [post_stack(temporal_fake(crops, int(s), frames, rng), rng, shift) for s in starts]
+    y = np.r_[np.zeros(len(starts)), np.ones(len(starts))].astype(np.float32)
+    return np.ascontiguousarray(np.stack(real + fake)), y
+
+
+def centre_stacks(crops: CropSet, starts: np.ndarray, frames: int) -> np.ndarray:
+    """(m,) starts -> (m, frames, MODEL_PX, MODEL_PX) uint8 centre crops, no augmentation."""
+    o = MAX_SHIFT_PX
+    idx = starts[:, None] + np.arange(frames)[None]
+    return np.ascontiguousarray(crops.grey[idx][..., o:o + MODEL_PX, o:o + MODEL_PX])
+
+
+def unit_logits(model: VisualNet, crops: CropSet, step: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Logits of every scoring unit of `crops`, centre crops without augmentation -> (logits (m,),
+    clip index (m,)): one per crop for a single-crop model, one per stack starting on every
+    `step`-th frame for a stack model."""
+    frames = model.cfg.frames
+    if frames == 1:
+        return frame_logits(model, np.ascontiguousarray(centre_crop(crops.grey))), crops.clip
+    starts = crops.stack_starts(frames, step)
+    return frame_logits(model, centre_stacks(crops, starts, frames)), crops.clip[starts]
+
+
 @dataclass
 class TrainConfig:
     minutes: float = 20.0  # wall-clock training budget
@@ -182,14 +267,18 @@ def train(train_set: CropSet, val_x: np.ndarray, val_y: np.ndarray, cfg: TrainCo
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     model = VisualNet(model_cfg)
+    frames = model_cfg.frames
+    starts = train_set.stack_starts(frames) if frames > 1 else None
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     best = {"auc": -1.0, "step": 0, "state": None}
     history = []
     t0, step = time.time(), 0
     while time.time() - t0 < cfg.minutes * 60:
         model.train()
-        x, y = batch(train_set, rng.integers(0, len(train_set.grey), cfg.batch), rng,
-                     strong=cfg.strong_aug)
+        if frames > 1:
+            x, y = stack_batch(train_set, starts[rng.integers(0, len(starts), cfg.batch)], frames, rng)
+        else:
+            x, y = batch(train_set, rng.integers(0, len(train_set.grey), cfg.batch), rng, strong=cfg.strong_aug)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(model(torch.from_numpy(x)), torch.from_numpy(y))
         opt.zero_grad()
         loss.backward()
