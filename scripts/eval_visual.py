@@ -6,7 +6,7 @@
 Reads the crops cached by scripts/extract_mouth_crops.py. Clip score = mean frame logit
 (and, for information, the mean of its top TOP_SHARE frames). Per generator: AUC of its clips
 vs ALL 52 wild real clips (no wild clip was used in training or selection, so every generator
-is held out); the mean over generators. Real clips over the model's threshold (95th percentile
+is held out), or only those of the people splits given by --wild-real-splits; the mean over generators. Real clips over the model's threshold (95th percentile
 of held-out real val clips, fixed in training): wild real, and held-out LRC-AR / av/multi.
 Prints a table to stdout (and the numbers as JSON with --json).
 """
@@ -23,6 +23,7 @@ import torch
 
 from avdetect.metrics import roc_auc
 from avdetect.models.visual import load_model
+from avdetect.training.data import wild_split
 from avdetect.training.mouth_crops import CACHE_DIR, load_cached
 from avdetect.training.visual import CropSet, unit_logits
 
@@ -62,11 +63,17 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=CACHE_DIR)
     ap.add_argument("--data", type=Path, default=Path("/work/shared/data"))
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--wild-real-splits", default="",
+                    help="compare with the real clips of these wild people splits only (e.g. val,test: the people "
+                         "a model trained with --wild-reals never trained on); default: all 52")
     a = ap.parse_args()
     torch.set_num_threads(1)
     model = load_model(a.model)
     thr = model.threshold_logit
     rows = [dict(r, path="av/wild/" + r["path"]) for r in csv.DictReader(open(a.data / "av/wild/manifest.csv"))]
+    if a.wild_real_splits:
+        keep = set(a.wild_real_splits.split(","))
+        rows = [r for r in rows if r["label"] != "real" or wild_split(r["person"]).value in keep]
     splits = json.loads((a.cache / "splits.json").read_text())
     scores = {r["path"]: s for r in rows if (s := clip_score(model, r["path"], a.cache)) is not None}
     val = {p: s for p in splits["val"] if (s := clip_score(model, p, a.cache)) is not None}

@@ -12,6 +12,7 @@ logit over the held-out real val clips. Prints a JSON record to stdout.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 from pathlib import Path
@@ -40,6 +41,22 @@ def crop_set(cache: Path, rels: list[str]) -> CropSet:
     return CropSet(np.concatenate(g), np.concatenate(lips), np.concatenate(clip), names, np.concatenate(frame))
 
 
+def concat(a: CropSet, b: CropSet) -> CropSet:
+    """One CropSet of a's clips then b's (b's clip indices follow a's)."""
+    return CropSet(np.concatenate([a.grey, b.grey]), np.concatenate([a.lips, b.lips]),
+                   np.concatenate([a.clip, b.clip + len(a.names)]), a.names + b.names,
+                   np.concatenate([a.frame, b.frame]))
+
+
+def wild_reals(data: Path, split: str) -> list[str]:
+    """av/wild real clip paths (relative to data) of the people in the sync model's `split`."""
+    from avdetect.training.data import wild_split
+
+    with open(data / "av/wild/manifest.csv", newline="") as f:
+        return ["av/wild/" + r["path"] for r in csv.DictReader(f)
+                if r["label"] == "real" and wild_split(r["person"]).value == split]
+
+
 def clip_scores(model: VisualNet, crops: CropSet) -> np.ndarray:
     """(n_clips,) mean unit logit per clip (crops, or stacks every 2nd frame), no augmentation."""
     logits, clip = unit_logits(model, crops)
@@ -54,11 +71,21 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--strong-aug", action="store_true", help="appearance changes on real and fake alike")
     ap.add_argument("--frames", type=int, default=1, help="consecutive crops per input (needs --every 1 crops)")
+    ap.add_argument("--wild-reals", action="store_true",
+                    help="stack models: the wild train people's real clips give half of every batch, and the "
+                         "wild val people join the validation set (training-log section 16)")
+    ap.add_argument("--data", type=Path, default=Path("/work/shared/data"))
     ap.add_argument("--out", type=Path, default=Path("/work/cache/visual_model/visual"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     splits = json.loads((a.cache / "splits.json").read_text())
     tr, va = crop_set(a.cache, splits["train"]), crop_set(a.cache, splits["val"])
+    second = None
+    if a.wild_reals:
+        assert a.frames > 1, "--wild-reals needs a stack model (--frames > 1)"
+        second = len(tr.names)
+        tr = concat(tr, crop_set(a.cache, wild_reals(a.data, "train")))
+        va = concat(va, crop_set(a.cache, wild_reals(a.data, "val")))
     rng = np.random.default_rng(123)
     if a.frames > 1:
         starts = va.stack_starts(a.frames)
@@ -71,11 +98,11 @@ def main() -> None:
     log({"train_crops": len(tr.grey), "train_clips": len(tr.names), "val_crops": len(va.grey),
          "val_clips": len(va.names)})
     model, record = train(tr, val_x, val_y, TrainConfig(minutes=a.minutes, strong_aug=a.strong_aug),
-                          VisualConfig(frames=a.frames), log=log)
+                          VisualConfig(frames=a.frames), log=log, second_pool_from=second)
     real = clip_scores(model, va)
     real = real[np.isfinite(real)]
     model.threshold_logit = float(np.percentile(real, THRESHOLD_PERCENTILE))
-    record.update({"strong_aug": a.strong_aug, "frames": a.frames, "train_clips": len(tr.names), "train_crops": int(len(tr.grey)), "val_clips": len(va.names),
+    record.update({"strong_aug": a.strong_aug, "frames": a.frames, "wild_reals": a.wild_reals, "train_clips": len(tr.names), "train_crops": int(len(tr.grey)), "val_clips": len(va.names),
                    "val_crops": int(len(va.grey)), "threshold_logit": round(model.threshold_logit, 4),
                    "val_real_clips_over_threshold": int((real > model.threshold_logit).sum())})
     model.training_record = {k: v for k, v in record.items() if k != "history"}

@@ -166,3 +166,21 @@ def test_stack_model_round_trip_and_inputs(tmp_path):
     z = model(flat)
     torch.testing.assert_close(z, model(flat * 0.8 + 20), atol=1e-4, rtol=1e-4)
     assert not torch.allclose(z, model(torch.full((1, 3, MODEL_PX, MODEL_PX), 100.0)))
+
+
+def test_second_pool_needs_stacks_in_both_pools(grid_frame):
+    """train(second_pool_from=k): clips >= k give half of every batch; a pool without stacks is refused."""
+    from avdetect.training.visual import CropSet, TrainConfig, stack_batch, train
+
+    rgb, pts = grid_frame
+    c = mouth_crop(rgb, pts)
+    n = 6
+    crops = CropSet(np.stack([c.grey] * n), np.stack([c.lips] * n), np.r_[np.zeros(3), np.ones(3)].astype(np.int32),
+                    ["a", "b"], np.r_[np.arange(3), np.arange(3)].astype(np.int32))
+    cfg = VisualConfig(channels=(4, 8), double_from=1, frames=3)
+    val_x, val_y = stack_batch(crops, np.array([0, 3]), 3, np.random.default_rng(0), shift=0)
+    tiny = TrainConfig(minutes=0.002, batch=4, eval_every=1)
+    model, record = train(crops, val_x, val_y, tiny, cfg, log=lambda d: None, second_pool_from=1)
+    assert record["steps"] >= 1 and model.cfg.frames == 3
+    with pytest.raises(AssertionError, match="both pools"):
+        train(crops, val_x, val_y, tiny, cfg, log=lambda d: None, second_pool_from=2)

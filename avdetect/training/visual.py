@@ -261,14 +261,23 @@ class TrainConfig:
 
 
 def train(train_set: CropSet, val_x: np.ndarray, val_y: np.ndarray, cfg: TrainConfig,
-          model_cfg: VisualConfig = VisualConfig(), log=print) -> tuple[VisualNet, dict]:
+          model_cfg: VisualConfig = VisualConfig(), log=print,
+          second_pool_from: int | None = None) -> tuple[VisualNet, dict]:
     """Train for cfg.minutes; keep the state with the best validation frame AUC (real vs
-    pseudo-fake on held-out people). Returns (best model, record)."""
+    pseudo-fake on held-out people). Returns (best model, record).
+
+    second_pool_from (stack models): the clips with this index or higher are a second pool that
+    gives half of every batch, whatever its size (training-log section 16)."""
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     model = VisualNet(model_cfg)
     frames = model_cfg.frames
     starts = train_set.stack_starts(frames) if frames > 1 else None
+    p = None
+    if starts is not None and second_pool_from is not None:
+        second = train_set.clip[starts] >= second_pool_from
+        assert second.any() and not second.all(), "both pools need stacks"
+        p = np.where(second, 0.5 / second.sum(), 0.5 / (~second).sum())
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     best = {"auc": -1.0, "step": 0, "state": None}
     history = []
@@ -276,7 +285,7 @@ def train(train_set: CropSet, val_x: np.ndarray, val_y: np.ndarray, cfg: TrainCo
     while time.time() - t0 < cfg.minutes * 60:
         model.train()
         if frames > 1:
-            x, y = stack_batch(train_set, starts[rng.integers(0, len(starts), cfg.batch)], frames, rng)
+            x, y = stack_batch(train_set, rng.choice(starts, cfg.batch, p=p), frames, rng)
         else:
             x, y = batch(train_set, rng.integers(0, len(train_set.grey), cfg.batch), rng, strong=cfg.strong_aug)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(model(torch.from_numpy(x)), torch.from_numpy(y))
