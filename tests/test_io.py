@@ -139,3 +139,15 @@ def test_last_frame_is_not_repeated_to_the_audio_end(tmp_path, talking):
     info = io.probe(path)
     assert info.overlap_s == pytest.approx(1.0, abs=0.05)
     assert [k for k, _ in io.iter_video_frames(path, info)] == list(range(25))
+
+
+def test_tall_frames_downscaled_with_a_filter_to_max_height(tmp_path):
+    """A 1280x720 source comes out 854x480, filtered: one-pixel stripes keep their mean level and
+    come out near mid-grey (column std: area 27, bilinear 12, fast bilinear 58, point sampling 99)."""
+    img = np.zeros((720, 1280, 3), np.uint8)
+    img[:, 0::2] = 200  # one-pixel vertical stripes: 100 on average
+    path = synth.write_av(tmp_path / "hd.mp4", [img] * 5, None)
+    frames = list(io.iter_video_frames(path))
+    assert frames and frames[0][1].shape == (io.DEFAULT_MAX_HEIGHT, 854, 3)
+    cols = frames[0][1][40:-40, 40:-40, 1].astype(float).mean(0)
+    assert abs(cols.mean() - 100) < 8 and cols.std() < 40, (cols.mean(), cols.std())
