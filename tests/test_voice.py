@@ -296,3 +296,19 @@ def test_training_items_leave_out_the_unseen_generators_only(tmp_path):
     # the variant cache is keyed by the items used, so a different exclusion never reuses it
     assert variants_cache(corpus, Split.train, "logspec", 0) != \
         variants_cache(corpus, Split.train, "logspec", 0, frozenset({"piper"}))
+
+
+def test_a_one_voice_tts_puts_a_share_of_its_training_fakes_in_the_calibration_hold_out():
+    """Pretrained TTS fakes are labelled with at least MIN_TTS_SPEAKER_LABELS voice slots, so the
+    hold-out by speaker neither takes all of a one-voice engine's training fakes nor none
+    (with one label per voice, hibari's and Pico's single training voice both fell into it)."""
+    from avdetect.training import generators as G
+    from avdetect.training.spoof_corpus import MIN_TTS_SPEAKER_LABELS, Item, tts_speaker_label
+    from avdetect.training.train_spoof import is_val
+
+    for gen in (G.Generator.hibari, G.Generator.pico):
+        items = [Item(f"x{i}", 1, gen.value, tts_speaker_label(gen, 2 * i, MIN_TTS_SPEAKER_LABELS), "train")
+                 for i in range(120)]  # training variants are even
+        held = sum(is_val(it) for it in items)
+        assert len({it.speaker for it in items}) == MIN_TTS_SPEAKER_LABELS // 2
+        assert 0 < held < len(items) / 2, (gen, held)

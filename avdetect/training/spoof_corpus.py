@@ -212,6 +212,16 @@ def build(corpus: Corpus, data: Path, plan: CorpusPlan = CorpusPlan(), log=print
 
 
 PRETRAINED_TTS_VOICES = 10  # speaker labels of Kokoro's fakes: its voice blends (variant % 10)
+# speaker labels at least of every pretrained TTS: an engine with one or two voices gets this many
+# voice slots (variant % 10), so the calibration hold-out by speaker (train_spoof.is_val) takes a
+# share of its training fakes instead of all of them or none (hibari's and Pico's one training
+# voice both hashed into it)
+MIN_TTS_SPEAKER_LABELS = PRETRAINED_TTS_VOICES
+
+
+def tts_speaker_label(gen: G.Generator, variant: int, n_labels: int) -> str:
+    """The speaker label of a TTS fake: its generator and voice slot variant % n_labels."""
+    return f"{gen.value}-{variant % n_labels}"
 
 
 def _build_pretrained(corpus: Corpus, reals, plan: CorpusPlan, log, tts: dict, resynth: dict, first_index: int,
@@ -222,7 +232,8 @@ def _build_pretrained(corpus: Corpus, reals, plan: CorpusPlan, log, tts: dict, r
     plan.seed + rng_offset)."""
     for gi, (gen, (fn, voices)) in enumerate(tts.items(), start=first_index):
         counts = {Split.train: plan.neural_tts_train, Split.test: plan.neural_tts_test}
-        _make_tts_fakes(corpus, gen, fn, counts, plan.seed + 100 * gi, plan.seed, n_voices=voices)
+        _make_tts_fakes(corpus, gen, fn, counts, plan.seed + 100 * gi, plan.seed,
+                        n_labels=max(voices, MIN_TTS_SPEAKER_LABELS))
         log(f"{gen.value}: done")
     libri = [(it, p) for it, p in reals if it.kind == "librispeech"]
     rng = np.random.default_rng(plan.seed + rng_offset)
@@ -233,17 +244,17 @@ def _build_pretrained(corpus: Corpus, reals, plan: CorpusPlan, log, tts: dict, r
 
 
 def _make_tts_fakes(corpus: Corpus, gen: G.Generator, fn, counts: dict[Split, int], text_seed: int, seed: int,
-                    n_voices: int) -> None:
+                    n_labels: int) -> None:
     """counts[split] fakes of a TTS generator: texts drawn per generator and split, voice variants
     alternating between the splits (even train, odd test), so train and test use disjoint voice
-    variants and text seeds where the engine has several."""
+    variants and text seeds where the engine has several; speaker labels tts_speaker_label."""
     for split, n in counts.items():
         texts = sentences(n, text_seed + (split == Split.test))
         for i, text in enumerate(texts):
             variant = 2 * i + (split == Split.test)
             iid = f"fake__{gen.value}__{split.value}__{i:04d}"
             if not corpus.has(iid):
-                corpus.add(Item(iid, 1, gen.value, f"{gen.value}-{variant % n_voices}", split.value),
+                corpus.add(Item(iid, 1, gen.value, tts_speaker_label(gen, variant, n_labels), split.value),
                            fn(text, variant, seed + i))
 
 
@@ -318,7 +329,7 @@ def _build_tts(corpus: Corpus, plan: CorpusPlan, log) -> None:
             {Split.train: plan.tts_train, Split.test: plan.tts_test}
         if gen == G.Generator.piper and plan.piper_train:
             counts = {Split.train: plan.piper_train, **counts}
-        _make_tts_fakes(corpus, gen, fn, counts, plan.seed + 100 * gi, plan.seed, n_voices=12)
+        _make_tts_fakes(corpus, gen, fn, counts, plan.seed + 100 * gi, plan.seed, n_labels=12)
         log(f"{gen.value}: done")
 
 
