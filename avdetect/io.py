@@ -24,7 +24,7 @@ from typing import Iterator
 
 import av
 import av.logging
-from av.video.reformatter import Interpolation, VideoReformatter
+from av.video.reformatter import VideoReformatter
 import numpy as np
 
 from .constants import SAMPLE_RATE, VIDEO_FPS
@@ -35,10 +35,6 @@ from .constants import SAMPLE_RATE, VIDEO_FPS
 av.logging.set_level(None)
 
 DEFAULT_MAX_HEIGHT = 480  # px: frames are downscaled to this height for face tracking
-# swscale's area-averaging filter: 720p -> 480 lines in ~1.4 ms a frame against ~2.2 ms with PyAV's
-# default bilinear, mean pixel difference 0.3 of 255 (scripts/bench_downscale.py); sources of
-# 480 lines or fewer are only converted to RGB, where the filter does not matter
-DOWNSCALE_INTERPOLATION = Interpolation.AREA
 MIN_AUDIO_RATE_HZ = 1_000  # a header rate below this is not a recording (a 1 Hz WAV would resample 16000x)
 MAX_AUDIO_RATE_HZ = 768_000
 MAX_FRAME_HOLD_S = 0.1  # s: a decoded frame fills timeline slots at most this far from its timestamp
@@ -524,8 +520,7 @@ class _RgbConverter:
         self._reformatter = VideoReformatter()
 
     def __call__(self, frame: av.VideoFrame) -> np.ndarray:
-        out = self._reformatter.reformat(frame, format="rgb24", width=self.width, height=self.height,
-                                        interpolation=DOWNSCALE_INTERPOLATION)
+        out = self._reformatter.reformat(frame, format="rgb24", width=self.width, height=self.height)
         img = out.to_ndarray()
         assert img.shape == (self.height, self.width, 3), img.shape
         return np.ascontiguousarray(np.rot90(img, self.turns)) if self.turns else img

@@ -143,7 +143,8 @@ def test_last_frame_is_not_repeated_to_the_audio_end(tmp_path, talking):
 
 def test_tall_frames_downscaled_with_a_filter_to_max_height(tmp_path):
     """A 1280x720 source comes out 854x480, filtered: one-pixel stripes keep their mean level and
-    come out near mid-grey (column std: area 27, bilinear 12, fast bilinear 58, point sampling 99)."""
+    come out near mid-grey (column std with swscale's bilinear, PyAV's default: 12; fast bilinear 58,
+    point sampling 99)."""
     img = np.zeros((720, 1280, 3), np.uint8)
     img[:, 0::2] = 200  # one-pixel vertical stripes: 100 on average
     path = synth.write_av(tmp_path / "hd.mp4", [img] * 5, None)
