@@ -16,6 +16,8 @@ VAD, the worker's models, first-call allocations), and the warm-up time is print
 it is paid once per worker, not per file. The pipeline's time includes the end of the batch
 (its workers asked to exit and reaped). Also prints the cost of a fresh FaceMesh graph vs a reset.
 The machine load (os.getloadavg) is printed with the numbers: shared machines give low numbers.
+Each timed run also prints how many cores were busy during it (Linux /proc/stat, the whole
+machine): a floor that leaves cores idle is one the pipeline could overlap its models into.
 """
 
 from __future__ import annotations
@@ -94,14 +96,33 @@ def _warm_pool(mode: str, workers: int, warm_path: str, main_checks: bool | None
     return pool, time.perf_counter() - t - WARMUP_HOLD_S
 
 
+def _cpu_jiffies() -> tuple[int, int] | None:
+    """-> (busy, total) jiffies summed over every core since boot (Linux), None elsewhere."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = v[3] + v[4]  # idle + iowait
+    return sum(v) - idle, sum(v)
+
+
+def busy_cores(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """Mean number of busy cores between two _cpu_jiffies readings (None where unknown)."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return (os.cpu_count() or 1) * (after[0] - before[0]) / (after[1] - before[1])
+
+
 def bench_floor(mode: str, paths: list[str], workers: int, warm_path: str) -> dict:
     pool, warm_s = _warm_pool(mode, workers, warm_path)
     fn = _decode if mode == "decode" else _facemesh
     with pool:
-        t = time.perf_counter()
+        cpu, t = _cpu_jiffies(), time.perf_counter()
         media = sum(pool.map(fn, paths))
         wall = time.perf_counter() - t
-    return {"mode": mode, "media_s": media, "wall_s": wall, "warmup_s": warm_s}
+    return {"mode": mode, "media_s": media, "wall_s": wall, "warmup_s": warm_s,
+            "busy_cores": busy_cores(cpu, _cpu_jiffies())}
 
 
 def bench_pipeline(paths: list[str], workers: int, batch_size: int, main_checks: bool, warm_path: str) -> dict:
@@ -115,13 +136,14 @@ def bench_pipeline(paths: list[str], workers: int, batch_size: int, main_checks:
     detector = Detector(job.settings)  # the main process's, loaded before the clock starts
     pool, warm_s = _warm_pool("pipeline", workers, warm_path, main_checks)
     sources = [Source.of(p) for p in paths]
-    t = time.perf_counter()
+    cpu, t = _cpu_jiffies(), time.perf_counter()
     records = list(iter_local(sources, job, workers, batch_size, pool=pool, detector=detector))
     wall = time.perf_counter() - t
+    busy = busy_cores(cpu, _cpu_jiffies())
     errors = [r for r in records if r["verdict"] == "error"]
     assert len(records) == len(paths) and not errors, errors[:1]
     return {"mode": "pipeline", "media_s": sum(r["duration_s"] for r in records), "wall_s": wall,
-            "warmup_s": warm_s}
+            "warmup_s": warm_s, "busy_cores": busy}
 
 
 def tracker_costs() -> tuple[float, float]:
@@ -144,8 +166,9 @@ def tracker_costs() -> tuple[float, float]:
 
 
 def _line(r: dict) -> str:
+    busy = f", {r['busy_cores']:.2f} cores busy" if r.get("busy_cores") is not None else ""
     return (f"{r['mode']:9s} {r['media_s']:7.1f} s media in {r['wall_s']:6.1f} s wall = "
-            f"{r['media_s'] / r['wall_s']:5.2f}x real time   (worker warm-up {r['warmup_s']:.1f} s, once)")
+            f"{r['media_s'] / r['wall_s']:5.2f}x real time{busy}   (worker warm-up {r['warmup_s']:.1f} s, once)")
 
 
 def main() -> None:
