@@ -45,7 +45,8 @@ def _decode(path: str) -> float:
     return max(audio.duration_s if audio is not None else 0.0, n / 25.0)
 
 
-def _facemesh(path: str) -> float:
+def facemesh_floor(path: str) -> float:
+    """The floor's work on one file: decode video + audio, FaceMesh on every frame -> seconds of video."""
     from avdetect import io
     from avdetect.batch.stages import worker_tracker
 
@@ -65,7 +66,7 @@ def _warm(mode: str, warm_path: str, main_checks: bool | None = None) -> int:
     if mode == "decode":
         _decode(warm_path)
     elif mode == "facemesh":
-        _facemesh(warm_path)
+        facemesh_floor(warm_path)
     else:
         from avdetect.batch.inputs import Source
         from avdetect.batch.stages import ScanJob, extract_one, scan_one
@@ -116,7 +117,7 @@ def busy_cores(before: tuple[int, int] | None, after: tuple[int, int] | None) ->
 
 def bench_floor(mode: str, paths: list[str], workers: int, warm_path: str) -> dict:
     pool, warm_s = _warm_pool(mode, workers, warm_path)
-    fn = _decode if mode == "decode" else _facemesh
+    fn = _decode if mode == "decode" else facemesh_floor
     with pool:
         cpu, t = _cpu_jiffies(), time.perf_counter()
         media = sum(pool.map(fn, paths))

@@ -3,7 +3,7 @@
     python scripts/bench_batch_cpu.py --n 40
 
 In one process with one torch thread (as a batch worker), alternating per clip:
-  floor      decode + FaceMesh tracking, the per-file work of bench_batch.py's floor
+  floor      decode + FaceMesh tracking: bench_batch.facemesh_floor, the floor's per-file work
   extract    the worker's extract stage (the floor's work plus VAD, speech envelope,
              speech-likeness and the lip track)
   models     the model stage on that clip (every check, the report), of which
@@ -18,10 +18,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-GRID = ROOT.parent / "shared" / "data" / "av" / "grid_s1" / "video"
 
 
 class CpuClock:
@@ -44,10 +40,11 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=40, help="number of GRID clips (3 s each)")
     args = ap.parse_args()
 
-    from avdetect import io
+    from bench_batch import GRID, facemesh_floor  # scripts/ is on sys.path when this script runs
+
     from avdetect.audio import whisper
     from avdetect.batch.inputs import Source
-    from avdetect.batch.stages import ScanJob, extract_one, init_worker, model_stage, worker_detector, worker_tracker
+    from avdetect.batch.stages import ScanJob, extract_one, init_worker, model_stage, worker_detector
     from avdetect.checks.base import Settings
     from avdetect.models import sync
 
@@ -59,13 +56,6 @@ def main() -> None:
     enc_clock = CpuClock(whisper.whisper_encoder("cpu"))
     sync.whisper_encoder = lambda device="cpu": enc_clock  # the lip-sync model's front end, timed
 
-    def floor(path: str) -> None:
-        info = io.probe(path)
-        io.load_audio(path, info)
-        tracker = worker_tracker()
-        for k, rgb in io.iter_video_frames(path, info):
-            tracker(k, rgb)
-
     def stages(path: str) -> tuple[float, float]:
         t = time.process_time()
         x = extract_one(Source.of(path), job)
@@ -75,13 +65,13 @@ def main() -> None:
         model_stage([x], detector, job, 1)
         return t_extract, time.process_time() - t
 
-    floor(str(clips[-1]))  # warm-up: graphs, models, first-call allocations
+    facemesh_floor(str(clips[-1]))  # warm-up: graphs, models, first-call allocations
     stages(str(clips[-1]))
     enc_clock.seconds = enc_clock.calls = 0
     per = {"floor": [], "extract": [], "models": []}
     for p in clips[: args.n]:
         t = time.process_time()
-        floor(str(p))
+        facemesh_floor(str(p))
         per["floor"].append(time.process_time() - t)
         e, m = stages(str(p))
         per["extract"].append(e)
